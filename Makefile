@@ -1,0 +1,43 @@
+# Two entry points: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: demo test bench screenshots lint pricing-snapshot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps re-run the install only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/plano obs --demo $(ARGS)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/refresh.py
+	$(BIN)/python benchmarks/pricing.py
+
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python scripts/screenshots.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check plano_obs tests benchmarks scripts
+
+pricing-snapshot: $(VENV)/.installed
+	$(BIN)/python scripts/build_pricing_snapshot.py $(SOURCE)
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,166 @@
+"""Lean protobuf views of OTLP trace requests, for the ingest hot path.
+
+``ExportTraceServiceRequest`` parsed with the full schema turns every attribute of every span
+into Python objects. Most spans of a gateway trace are context (inbound, routing, agent), so the
+receiver parses the request with a view in which each span is left as raw bytes, tests those bytes
+for the LLM model keys, and parses only LLM spans in full. Context spans are parsed with a view
+that has no attributes; their attributes are decoded later, when the drilldown asks.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+__all__ = ["ExportView", "SpanHead", "LLM_KEY_MARKERS", "key_value"]
+
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _field(
+    msg: descriptor_pb2.DescriptorProto,
+    name: str,
+    number: int,
+    kind: int,
+    *,
+    repeated: bool = False,
+    type_name: str | None = None,
+) -> None:
+    f = msg.field.add(name=name, number=number, type=kind)
+    f.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
+    if type_name:
+        f.type_name = type_name
+
+
+def _build() -> tuple[type, type]:
+    pool = descriptor_pool.DescriptorPool()
+    # The views reuse the real Resource and Status messages.
+    for dep in (resource_pb2, trace_pb2):
+        _add_with_deps(pool, dep.DESCRIPTOR)
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="plano_obs_wire_view.proto",
+        package="plano_obs.wire",
+        syntax="proto3",
+        dependency=[resource_pb2.DESCRIPTOR.name, trace_pb2.DESCRIPTOR.name],
+    )
+    scope = fdp.message_type.add(name="ScopeSpansView")
+    _field(scope, "spans", 2, _F.TYPE_BYTES, repeated=True)
+    rs = fdp.message_type.add(name="ResourceSpansView")
+    _field(rs, "resource", 1, _F.TYPE_MESSAGE, type_name=".opentelemetry.proto.resource.v1.Resource")
+    _field(rs, "scope_spans", 2, _F.TYPE_MESSAGE, repeated=True,
+           type_name=".plano_obs.wire.ScopeSpansView")
+    req = fdp.message_type.add(name="ExportView")
+    _field(req, "resource_spans", 1, _F.TYPE_MESSAGE, repeated=True,
+           type_name=".plano_obs.wire.ResourceSpansView")
+    head = fdp.message_type.add(name="SpanHead")
+    _field(head, "trace_id", 1, _F.TYPE_BYTES)
+    _field(head, "span_id", 2, _F.TYPE_BYTES)
+    _field(head, "parent_span_id", 4, _F.TYPE_BYTES)
+    _field(head, "name", 5, _F.TYPE_STRING)
+    _field(head, "start_time_unix_nano", 7, _F.TYPE_FIXED64)
+    _field(head, "end_time_unix_nano", 8, _F.TYPE_FIXED64)
+    _field(head, "attributes", 9, _F.TYPE_BYTES, repeated=True)
+    _field(head, "events", 11, _F.TYPE_MESSAGE, repeated=True,
+           type_name=".opentelemetry.proto.trace.v1.Span.Event")
+    _field(head, "status", 15, _F.TYPE_MESSAGE, type_name=".opentelemetry.proto.trace.v1.Status")
+    pool.Add(fdp)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("plano_obs.wire.ExportView")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("plano_obs.wire.SpanHead")),
+    )
+
+
+def _add_with_deps(pool: descriptor_pool.DescriptorPool, fd) -> None:  # type: ignore[no-untyped-def]
+    try:
+        pool.FindFileByName(fd.name)
+        return
+    except KeyError:
+        pass
+    for dep in fd.dependencies:
+        _add_with_deps(pool, dep)
+    proto = descriptor_pb2.FileDescriptorProto()
+    fd.CopyToProto(proto)
+    pool.Add(proto)
+
+
+ExportView, SpanHead = _build()
+_FromAnyValue = common_pb2.AnyValue.FromString
+_FromKeyValue = common_pb2.KeyValue.FromString
+_unpack_double = struct.Struct("<d").unpack_from
+_INT64 = 1 << 63
+
+
+def _varint(b: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = b[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
+    """A serialized ``AnyValue`` as a Python value: scalars inline, the rest via protobuf."""
+    if not b:
+        return None
+    tag = b[0]
+    try:
+        if tag == 0x0A:  # string_value
+            n, pos = _varint(b, 1)
+            if pos + n == len(b):
+                return b[pos:].decode("utf-8", "replace")
+        elif tag == 0x18:  # int_value
+            v, pos = _varint(b, 1)
+            if pos == len(b):
+                return v - (1 << 64) if v >= _INT64 else v
+        elif tag == 0x10:  # bool_value
+            if len(b) == 2:
+                return b[1] != 0
+        elif tag == 0x21:  # double_value
+            if len(b) == 9:
+                return _unpack_double(b, 1)[0]
+    except IndexError:
+        pass
+    return convert(_FromAnyValue(b))
+
+
+def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
+    """A serialized ``KeyValue`` as (key, value), parsing the common layout without protobuf."""
+    try:
+        if kv[0] == 0x0A:
+            n = kv[1]
+            if n < 0x80:
+                end = 2 + n
+                key = kv[2:end].decode("utf-8", "replace")
+                if end == len(kv):
+                    return key, None
+                if kv[end] == 0x12:
+                    vlen, pos = _varint(kv, end + 1)
+                    if pos + vlen == len(kv):
+                        return key, any_value(kv[pos:], convert)
+    except IndexError:
+        pass
+    msg = _FromKeyValue(kv)
+    return msg.key, convert(msg.value)
+
+
+def _key_marker(key: str) -> bytes:
+    """The exact bytes of a KeyValue's key field: tag 1 (length-delimited), length, key."""
+    raw = key.encode()
+    assert len(raw) < 128  # one-byte length varint
+    return b"\x0a" + bytes([len(raw)]) + raw
+
+
+#: A span whose bytes hold none of these cannot carry an LLM model attribute. A span that holds
+#: one by accident (inside some string value) is parsed in full and checked properly.
+LLM_KEY_MARKERS: tuple[bytes, ...] = tuple(
+    _key_marker(k) for k in ("llm.model", "gen_ai.request.model", "gen_ai.response.model")
+)

@@ -1,0 +1,573 @@
+"""Pure decoding of OTLP trace requests into LLM-call records and context spans.
+
+No I/O, no Textual. A span is an LLM call when it carries ``llm.model`` or a GenAI model
+attribute; every other span is context for the drilldown. A span that cannot be decoded
+(bad ids, junk in a numeric field, negative tokens, NaN durations) is rejected with a reason,
+never half-counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from plano_obs.ingest._wire import LLM_KEY_MARKERS, ExportView, SpanHead, key_value
+from plano_obs.model import (
+    API_PATHS,
+    SIGNAL_CATEGORIES,
+    DecodeResult,
+    LLMCall,
+    Rejection,
+    SignalEvent,
+    Signals,
+    SpanRecord,
+)
+
+__all__ = [
+    "FLAG",
+    "MAX_STRING_CHARS",
+    "MAX_NAME_CHARS",
+    "RequestDecodeError",
+    "decode_request",
+    "decode_otlp_json",
+    "decode_span_attributes",
+    "parse_span_name",
+]
+
+FLAG = "\N{TRIANGULAR FLAG ON POST}"
+#: Attribute strings longer than this are cut (and marked with an ellipsis).
+MAX_STRING_CHARS = 4096
+MAX_NAME_CHARS = 512
+#: Token counts above this are not a real request: reject rather than corrupt a total.
+MAX_TOKENS = 10**10
+MAX_DURATION_MS = 7 * 24 * 3600 * 1000.0
+
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
+
+
+class RequestDecodeError(ValueError):
+    """The request as a whole is not an OTLP trace request."""
+
+
+class _Bad(ValueError):
+    """One span holds a value that cannot be used."""
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def _bound(s: str, limit: int = MAX_STRING_CHARS) -> str:
+    return s if len(s) <= limit else s[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def _any(v: Any) -> Any:
+    """An OTLP ``AnyValue`` as a plain Python value (None when empty)."""
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return _bound(v.string_value)
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_any(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _any(kv.value) for kv in v.kvlist_value.values}
+    if which == "bytes_value":
+        return v.bytes_value.hex()
+    return getattr(v, which)
+
+
+def _attrs(kvs: Any) -> dict[str, Any]:
+    return {kv.key: _any(kv.value) for kv in kvs}
+
+
+def _int(attrs: Mapping[str, Any], key: str) -> int | None:
+    v = attrs.get(key)
+    if v is None:
+        return None
+    if type(v) is int:
+        return v
+    if isinstance(v, str):
+        s = v.strip()
+        if not s:
+            return None
+        try:
+            return int(s)
+        except ValueError:
+            try:
+                f = float(s)
+            except ValueError:
+                raise _Bad(f"{key}: not a number: {s[:40]!r}") from None
+            v = f
+    if isinstance(v, float) and not isinstance(v, bool):
+        if not math.isfinite(v) or v != int(v):
+            raise _Bad(f"{key}: not a whole number: {v!r}")
+        return int(v)
+    raise _Bad(f"{key}: expected an integer, got {type(v).__name__}")
+
+
+def _float(attrs: Mapping[str, Any], key: str) -> float | None:
+    v = attrs.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise _Bad(f"{key}: expected a number, got a boolean")
+    if isinstance(v, str):
+        s = v.strip()
+        if not s:
+            return None
+        try:
+            v = float(s)
+        except ValueError:
+            raise _Bad(f"{key}: not a number: {s[:40]!r}") from None
+    if isinstance(v, int | float):
+        f = float(v)
+        if not math.isfinite(f):
+            raise _Bad(f"{key}: not a finite number: {v!r}")
+        return f
+    raise _Bad(f"{key}: expected a number, got {type(v).__name__}")
+
+
+def _tokens(attrs: Mapping[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        n = _int(attrs, key)
+        if n is not None:
+            if n < 0:
+                raise _Bad(f"{key}: negative token count {n}")
+            if n > MAX_TOKENS:
+                raise _Bad(f"{key}: absurd token count {n}")
+            return n
+    return None
+
+
+def _duration(attrs: Mapping[str, Any], key: str) -> float | None:
+    f = _float(attrs, key)
+    if f is not None and not 0 <= f <= MAX_DURATION_MS:
+        raise _Bad(f"{key}: duration out of range: {f!r}")
+    return f
+
+
+def _cost(attrs: Mapping[str, Any], key: str) -> float | None:
+    f = _float(attrs, key)
+    if f is not None and f < 0:
+        raise _Bad(f"{key}: negative cost {f!r}")
+    return f
+
+
+def _bool(attrs: Mapping[str, Any], key: str) -> bool | None:
+    v = attrs.get(key)
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ("true", "1", "yes"):
+            return True
+        if s in ("false", "0", "no"):
+            return False
+        if not s:
+            return None
+    if type(v) is int and v in (0, 1):
+        return bool(v)
+    raise _Bad(f"{key}: expected a boolean, got {v!r}"[:120])
+
+
+def _str(attrs: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        v = attrs.get(key)
+        if v is None:
+            continue
+        if isinstance(v, str):
+            if v:
+                return v
+            continue
+        if isinstance(v, bool | int | float):
+            return str(v)
+        raise _Bad(f"{key}: expected a string, got {type(v).__name__}")
+    return None
+
+
+def _status_code(attrs: Mapping[str, Any]) -> int | None:
+    code = _int(attrs, "http.status_code")
+    if code is None:
+        code = _int(attrs, "http.response.status_code")
+    if code is not None and not 100 <= code <= 599:
+        raise _Bad(f"http.status_code: not an HTTP status: {code}")
+    return code
+
+
+# --- span name --------------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"^(?:[A-Z]+\s+)?(/\S*)\s+(\S+)(?:\s+->\s+(\S+))?")
+
+
+def parse_span_name(name: str) -> tuple[str | None, str | None, str | None, bool]:
+    """Split ``POST {path} {requested} -> {resolved} 🚩`` into (path, requested, resolved, flag)."""
+    flagged = FLAG in name
+    core = name.replace(FLAG, "").strip() if flagged else name
+    m = _NAME_RE.match(core)
+    if not m:
+        return None, None, None, flagged
+    path = m.group(1)
+    api_path = next((p for p in API_PATHS if path == p or path.startswith(p + "?")), None)
+    requested, resolved = m.group(2), m.group(3)
+    return api_path, requested, resolved or requested, flagged
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+#: legacy aggregate key -> the layered category it stands for (used when the layered key is absent)
+_LEGACY_COUNTS = {
+    "signals.follow_up.repair.count": "interaction.misalignment",
+    "signals.frustration.count": "interaction.disengagement",
+    "signals.repetition.count": "interaction.stagnation",
+    "signals.positive_feedback.count": "interaction.satisfaction",
+}
+_QUALITIES = frozenset(("excellent", "good", "neutral", "poor", "severe"))
+
+
+def _severity_for(count: int) -> int:
+    return 0 if count <= 0 else 1 if count <= 2 else 2 if count <= 4 else 3
+
+
+_SIGNAL_KEYS = tuple(
+    (category, f"signals.{category}.count", f"signals.{category}.severity")
+    for category in SIGNAL_CATEGORIES
+)
+
+
+def _signals(attrs: Mapping[str, Any], events: list[SignalEvent]) -> Signals | None:
+    quality = _str(attrs, "signals.quality")
+    turns = _int(attrs, "signals.turn_count")
+    categories: dict[str, tuple[int, int | None]] = {}
+    for category, count_key, severity_key in _SIGNAL_KEYS:
+        if count_key in attrs:
+            count = _int(attrs, count_key)
+            if count is None or count == 0:
+                continue
+            if count < 0:
+                raise _Bad(f"{count_key}: negative count {count}")
+            severity = _int(attrs, severity_key)
+            if severity is not None and not 0 <= severity <= 3:
+                raise _Bad(f"{severity_key}: out of 0-3: {severity}")
+            categories[category] = (count, severity)
+    for key, category in _LEGACY_COUNTS.items():
+        if key in attrs and category not in categories:
+            count = _int(attrs, key)
+            if count is not None and count < 0:
+                raise _Bad(f"{key}: negative count {count}")
+            if count:
+                severity = None
+                if key == "signals.frustration.count":
+                    severity = _int(attrs, "signals.frustration.severity")
+                if severity is None:
+                    severity = _severity_for(count)
+                categories[category] = (count, severity)
+    if "signals.escalation.requested" in attrs and "interaction.disengagement" not in categories:
+        if _bool(attrs, "signals.escalation.requested"):
+            categories["interaction.disengagement"] = (1, 1)
+    if quality is None and turns is None and not categories and not events and not (
+        "signals.quality_score" in attrs or "signals.efficiency_score" in attrs
+    ):
+        return None
+    if quality is not None:
+        quality = quality.strip().lower()
+        if quality not in _QUALITIES:
+            raise _Bad(f"signals.quality: unknown value {quality[:40]!r}")
+    score = _float(attrs, "signals.quality_score")
+    if score is not None and not 0 <= score <= 100:
+        raise _Bad(f"signals.quality_score: out of 0-100: {score}")
+    efficiency = _float(attrs, "signals.efficiency_score")
+    if efficiency is not None and not 0 <= efficiency <= 1:
+        raise _Bad(f"signals.efficiency_score: out of 0-1: {efficiency}")
+    if turns is not None and turns < 0:
+        raise _Bad(f"signals.turn_count: negative: {turns}")
+    return Signals(
+        quality=quality,
+        quality_score=score,
+        turn_count=turns,
+        efficiency_score=efficiency,
+        categories=categories,
+        events=events,
+    )
+
+
+def _signal_event(ev: Any) -> SignalEvent:
+    attrs = _attrs(ev.attributes)
+    confidence = _float(attrs, "signal.confidence")
+    if confidence is not None and not 0 <= confidence <= 1:
+        raise _Bad(f"signal.confidence: out of 0-1: {confidence}")
+    index = _int(attrs, "signal.message_index")
+    if index is not None and index < 0:
+        raise _Bad(f"signal.message_index: negative: {index}")
+    metadata = attrs.get("signal.metadata")
+    return SignalEvent(
+        name=_bound(ev.name, MAX_NAME_CHARS),
+        type=_str(attrs, "signal.type") or ev.name[len("signal.") :],
+        time_ns=ev.time_unix_nano or None,
+        message_index=index,
+        confidence=confidence,
+        snippet=_str(attrs, "signal.snippet"),
+        metadata=metadata if isinstance(metadata, str) else None,
+    )
+
+
+# --- spans ------------------------------------------------------------------------------------
+
+
+def _ids(trace_id: bytes, span_id: bytes, parent: bytes) -> tuple[str, str, str | None]:
+    if len(trace_id) != 16 or not any(trace_id):
+        raise _Bad(f"invalid trace id ({len(trace_id)} bytes)")
+    if len(span_id) != 8 or not any(span_id):
+        raise _Bad(f"invalid span id ({len(span_id)} bytes)")
+    if parent and len(parent) != 8:
+        raise _Bad(f"invalid parent span id ({len(parent)} bytes)")
+    return trace_id.hex(), span_id.hex(), (parent.hex() if parent and any(parent) else None)
+
+
+def _times(start: int, end: int) -> None:
+    if start <= 0:
+        raise _Bad("missing start time")
+    if end and end < start:
+        raise _Bad("end time before start time")
+
+
+def _is_llm(attrs: Mapping[str, Any]) -> bool:
+    return (
+        attrs.get("llm.model") is not None
+        or attrs.get("gen_ai.request.model") is not None
+        or attrs.get("gen_ai.response.model") is not None
+    )
+
+
+def _llm_call(sp: Any, attrs: dict[str, Any], service: str | None, ids: tuple) -> LLMCall:
+    trace_id, span_id, parent = ids
+    name = _bound(sp.name, MAX_NAME_CHARS)
+    api_path, name_requested, name_resolved, flagged = parse_span_name(name)
+    events: list[SignalEvent] = []
+    ttft_event_ms: float | None = None
+    for ev in sp.events:
+        if ev.name.startswith("signal."):
+            events.append(_signal_event(ev))
+        elif ev.name == "llm.time_to_first_token" and ev.time_unix_nano >= sp.start_time_unix_nano:
+            ttft_event_ms = (ev.time_unix_nano - sp.start_time_unix_nano) / 1e6
+    model = _str(attrs, "llm.model", "gen_ai.response.model", "gen_ai.request.model")
+    requested = _str(attrs, "model.requested", "gen_ai.request.model") or name_requested
+    start, end = sp.start_time_unix_nano, sp.end_time_unix_nano or sp.start_time_unix_nano
+    duration = _duration(attrs, "llm.duration_ms")
+    if duration is None and end > start:
+        duration = (end - start) / 1e6
+    ttft = _duration(attrs, "llm.time_to_first_token")
+    status = sp.status
+    span_status = _STATUS.get(status.code, "unset")
+    error_type = _str(attrs, "error.type")
+    error_message = _str(attrs, "error.message", "exception.message")
+    if error_message is None and span_status == "error" and status.message:
+        error_message = _bound(status.message)
+    return LLMCall(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        service=service,
+        start_ns=start,
+        end_ns=end,
+        request_id=_str(attrs, "request_id", "http.request_id") or span_id,
+        model=model or name_resolved,
+        model_requested=requested,
+        provider=_str(attrs, "llm.provider", "gen_ai.provider.name", "gen_ai.system") or service,
+        api_path=api_path,
+        route=_str(attrs, "plano.route.name"),
+        session_id=_str(attrs, "plano.session_id", "gen_ai.conversation.id"),
+        is_streaming=_bool(attrs, "llm.is_streaming"),
+        status_code=_status_code(attrs),
+        duration_ms=duration,
+        ttft_ms=ttft if ttft is not None else ttft_event_ms,
+        prompt_tokens=_tokens(attrs, "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
+        completion_tokens=_tokens(
+            attrs, "llm.usage.completion_tokens", "gen_ai.usage.output_tokens"
+        ),
+        total_tokens=_tokens(attrs, "llm.usage.total_tokens"),
+        cached_input_tokens=_tokens(
+            attrs, "llm.usage.cached_input_tokens", "gen_ai.usage.cache_read.input_tokens"
+        ),
+        cache_creation_tokens=_tokens(
+            attrs, "llm.usage.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens"
+        ),
+        reasoning_tokens=_tokens(attrs, "llm.usage.reasoning_tokens"),
+        gateway_input_cost_usd=_cost(attrs, "llm.usage.input_cost_usd"),
+        gateway_output_cost_usd=_cost(attrs, "llm.usage.output_cost_usd"),
+        gateway_total_cost_usd=_cost(attrs, "llm.usage.total_cost_usd"),
+        span_status=span_status,
+        span_status_message=_bound(status.message) if status.message else None,
+        error_type=error_type,
+        error_message=error_message,
+        routing_strategy=_str(attrs, "routing.strategy"),
+        selection_reason=_str(attrs, "routing.selection_reason"),
+        flagged=flagged,
+        signals=_signals(attrs, events),
+        attributes=attrs,
+    )
+
+
+def _context_span(head: Any, raw: bytes, service: str | None, ids: tuple) -> SpanRecord:
+    trace_id, span_id, parent = ids
+    status = head.status
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=_bound(head.name, MAX_NAME_CHARS),
+        service=service,
+        start_ns=head.start_time_unix_nano,
+        end_ns=head.end_time_unix_nano or head.start_time_unix_nano,
+        status=_STATUS.get(status.code, "unset"),
+        status_message=_bound(status.message) if status.message else None,
+        raw=raw,
+    )
+
+
+def _call_span(call: LLMCall) -> SpanRecord:
+    return SpanRecord(
+        trace_id=call.trace_id,
+        span_id=call.span_id,
+        parent_span_id=call.parent_span_id,
+        name=call.name,
+        service=call.service,
+        start_ns=call.start_ns,
+        end_ns=call.end_ns,
+        status=call.span_status,
+        status_message=call.span_status_message,
+        attributes=call.attributes,
+        is_llm=True,
+    )
+
+
+def _service(resource: Any) -> str | None:
+    for kv in resource.attributes:
+        if kv.key == "service.name":
+            v = _any(kv.value)
+            return _bound(str(v), MAX_NAME_CHARS) if v is not None else None
+    return None
+
+
+_FromSpan = trace_pb2.Span.FromString
+_FromHead = SpanHead.FromString
+
+
+def _view_attrs(raw_kvs: Any) -> dict[str, Any]:
+    """Attributes from serialized KeyValues; the common short layouts are parsed inline."""
+    attrs: dict[str, Any] = {}
+    for kv in raw_kvs:
+        # KeyValue = 0x0A len key [0x12 len AnyValue]; AnyValue = tag payload.
+        n = kv[1] if len(kv) > 1 and kv[0] == 0x0A else 0x80
+        end = n + 2
+        if n < 0x80 and len(kv) > end + 3 and kv[end] == 0x12 and kv[end + 1] == len(kv) - end - 2:
+            tag = kv[end + 2]
+            if tag == 0x0A and kv[end + 3] == len(kv) - end - 4:  # short string
+                attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 4 :].decode(
+                    "utf-8", "replace")
+                continue
+            if tag == 0x18 and len(kv) == end + 4:  # one-byte int
+                attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 3]
+                continue
+        key, value = key_value(kv, _any)
+        if type(value) is str and len(value) > MAX_STRING_CHARS:
+            value = _bound(value)
+        attrs[key] = value
+    return attrs
+
+
+def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
+    """Decode one OTLP ``ExportTraceServiceRequest`` (message or serialized bytes)."""
+    if isinstance(request, ExportTraceServiceRequest):
+        request = request.SerializeToString()
+    try:
+        view = ExportView.FromString(bytes(request))
+    except DecodeError as e:
+        raise RequestDecodeError(f"not an OTLP trace request: {e}") from None
+    result = DecodeResult()
+    calls, spans, rejected = result.calls, result.spans, result.rejected
+    m1, m2, m3 = LLM_KEY_MARKERS
+    for rs in view.resource_spans:
+        service = _service(rs.resource)
+        for ss in rs.scope_spans:
+            for raw in ss.spans:
+                head = None
+                try:
+                    head = _FromHead(raw)
+                    ids = _ids(head.trace_id, head.span_id, head.parent_span_id)
+                    _times(head.start_time_unix_nano, head.end_time_unix_nano)
+                    if m1 in raw or m2 in raw or m3 in raw:
+                        attrs = _view_attrs(head.attributes)
+                        if _is_llm(attrs):
+                            call = _llm_call(head, attrs, service, ids)
+                            calls.append(call)
+                            spans.append(_call_span(call))
+                            continue
+                    spans.append(_context_span(head, raw, service, ids))
+                except _Bad as e:
+                    rejected.append(_rejection(raw, head, str(e)))
+                except (DecodeError, UnicodeDecodeError) as e:
+                    rejected.append(_rejection(raw, None, f"undecodable span: {e}"))
+    return result
+
+
+def _rejection(raw: bytes, head: Any, reason: str) -> Rejection:
+    if head is None:
+        try:
+            head = _FromHead(raw)
+        except DecodeError:
+            return Rejection(trace_id="", span_id="", reason=reason)
+    return Rejection(trace_id=head.trace_id.hex(), span_id=head.span_id.hex(), reason=reason)
+
+
+def decode_span_attributes(raw: bytes) -> tuple[dict[str, Any], list[tuple[int, str, dict]]]:
+    """The attributes and events of a context span kept as raw bytes (for the drilldown)."""
+    sp = _FromSpan(raw)
+    events = [(ev.time_unix_nano, _bound(ev.name, MAX_NAME_CHARS), _attrs(ev.attributes))
+              for ev in sp.events]
+    return _attrs(sp.attributes), events
+
+
+# --- OTLP/JSON --------------------------------------------------------------------------------
+
+_ID_KEYS = {"traceId": 16, "spanId": 8, "parentSpanId": 8, "trace_id": 16, "span_id": 8,
+            "parent_span_id": 8}
+
+
+def _hex_ids_to_base64(obj: Any) -> Any:
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping expects base64 for bytes."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k in _ID_KEYS and isinstance(v, str):
+                try:
+                    raw = bytes.fromhex(v)
+                except ValueError:
+                    raise ValueError(f"{k}: not a hex id: {v[:40]!r}") from None
+                out[k] = base64.b64encode(raw).decode()
+            else:
+                out[k] = _hex_ids_to_base64(v)
+        return out
+    if isinstance(obj, list):
+        return [_hex_ids_to_base64(x) for x in obj]
+    return obj
+
+
+def decode_otlp_json(obj: Mapping[str, Any]) -> DecodeResult:
+    """Decode one ``ExportTraceServiceRequest`` in OTLP/JSON (the Collector file exporter's lines)."""
+    if not isinstance(obj, Mapping):
+        raise ValueError("expected a JSON object with resourceSpans")
+    msg = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(obj), msg, ignore_unknown_fields=True)
+    except json_format.ParseError as e:
+        raise ValueError(f"not an OTLP/JSON trace request: {str(e)[:200]}") from None
+    return decode_request(msg)

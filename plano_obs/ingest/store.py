@@ -1,0 +1,245 @@
+"""The in-memory store: recent calls, span trees, and the counters that say what was dropped.
+
+Thread-safe and bounded. Evictions are counted, never silent. Flagged or failed traces are kept in
+a second, separately bounded area, so they can be drilled into after ordinary traffic scrolled by.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from plano_obs.ingest.decode import decode_span_attributes
+from plano_obs.model import CallCost, DecodeResult, LLMCall, SpanRecord
+
+__all__ = ["IngestStats", "Store"]
+
+
+class _Pricer(Protocol):
+    def price(self, call: LLMCall) -> CallCost: ...
+
+
+class _Analytics(Protocol):
+    def add(self, call: LLMCall) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """What the receiver took in, and everything it could not keep."""
+
+    received_spans: int = 0
+    accepted_spans: int = 0
+    calls: int = 0  # LLM calls ingested since start (or the last clear)
+    calls_held: int = 0  # LLM calls still held for the recent list and drilldown
+    duplicate_spans: int = 0
+    rejected_spans: int = 0
+    refused_requests: int = 0
+    refused_spans: int = 0
+    evicted_calls: int = 0
+    evicted_traces: int = 0
+    last_rejection: str | None = None
+    last_refusal: str | None = None
+    started_at: float = 0.0
+
+
+class Store:
+    """Holds calls and traces in memory, bounded, and feeds pricing and analytics on ingest."""
+
+    def __init__(
+        self,
+        *,
+        capacity_calls: int = 100_000,
+        trace_capacity: int = 5_000,
+        kept_trace_capacity: int = 2_000,
+        dedup_capacity: int = 262_144,
+        pricer: _Pricer | None = None,
+        analytics: _Analytics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if min(capacity_calls, trace_capacity, kept_trace_capacity, dedup_capacity) < 1:
+            raise ValueError("store capacities must be positive")
+        self.capacity_calls = capacity_calls
+        self.trace_capacity = trace_capacity
+        self.kept_trace_capacity = kept_trace_capacity
+        self.dedup_capacity = dedup_capacity
+        self.pricer = pricer
+        self.analytics = analytics
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._calls: deque[LLMCall] = deque()
+        self._by_key: dict[tuple[str, str], LLMCall] = {}
+        self._seen: dict[str, None] = {}  # insertion-ordered set of trace_id+span_id
+        self._traces: OrderedDict[str, list[SpanRecord]] = OrderedDict()
+        self._kept: OrderedDict[str, list[SpanRecord]] = OrderedDict()
+        self._important: set[str] = set()  # trace ids with a flagged or failed call
+        self._stats: dict[str, Any] = dict(
+            received_spans=0, accepted_spans=0, calls=0, duplicate_spans=0, rejected_spans=0,
+            refused_requests=0, refused_spans=0, evicted_calls=0, evicted_traces=0,
+            last_rejection=None, last_refusal=None, started_at=self.clock(),
+        )
+
+    # -- listeners --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from the ingest thread) after each ingested batch."""
+        self._listeners.append(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(self, result: DecodeResult) -> int:
+        """Add a decoded batch; returns the number of new LLM calls."""
+        new_calls = 0
+        with self.lock:
+            stats = self._stats
+            seen = self._seen
+            stats["received_spans"] += len(result.spans) + len(result.rejected)
+            if result.rejected:
+                stats["rejected_spans"] += len(result.rejected)
+                r = result.rejected[-1]
+                stats["last_rejection"] = r.reason
+            calls_by_key = {(c.trace_id, c.span_id): c for c in result.calls}
+            for span in result.spans:
+                key = span.trace_id + span.span_id
+                if key in seen:
+                    stats["duplicate_spans"] += 1
+                    continue
+                seen[key] = None
+                stats["accepted_spans"] += 1
+                if span.is_llm:
+                    call = calls_by_key[(span.trace_id, span.span_id)]
+                    self._add_call(call)
+                    new_calls += 1
+                self._add_span(span)
+            while len(seen) > self.dedup_capacity:
+                del seen[next(iter(seen))]
+        if new_calls or result.rejected:
+            self._notify()
+        return new_calls
+
+    def _add_call(self, call: LLMCall) -> None:
+        if self.pricer is not None:
+            call.cost = self.pricer.price(call)
+        if self.analytics is not None:
+            self.analytics.add(call)
+        self._calls.append(call)
+        self._by_key[(call.trace_id, call.span_id)] = call
+        self._stats["calls"] += 1
+        if call.flagged or call.is_error:
+            self._important.add(call.trace_id)
+            spans = self._traces.pop(call.trace_id, None)
+            if spans is not None:
+                self._keep(call.trace_id, spans)
+        while len(self._calls) > self.capacity_calls:
+            old = self._calls.popleft()
+            del self._by_key[(old.trace_id, old.span_id)]
+            self._stats["evicted_calls"] += 1
+
+    def _add_span(self, span: SpanRecord) -> None:
+        trace_id = span.trace_id
+        kept = self._kept.get(trace_id)
+        if kept is not None:
+            kept.append(span)
+            return
+        if trace_id in self._important:
+            self._keep(trace_id, [span])
+            return
+        spans = self._traces.get(trace_id)
+        if spans is None:
+            self._traces[trace_id] = [span]
+            while len(self._traces) > self.trace_capacity:
+                self._traces.popitem(last=False)
+                self._stats["evicted_traces"] += 1
+        else:
+            spans.append(span)
+
+    def _keep(self, trace_id: str, spans: list[SpanRecord]) -> None:
+        kept = self._kept.get(trace_id)
+        if kept is None:
+            self._kept[trace_id] = spans
+        else:
+            kept.extend(spans)
+        while len(self._kept) > self.kept_trace_capacity:
+            old_id, _ = self._kept.popitem(last=False)
+            self._important.discard(old_id)
+            self._stats["evicted_traces"] += 1
+
+    def count_rejected(self, n: int, reason: str) -> None:
+        """Count spans refused before decoding (e.g. a request that is not OTLP)."""
+        with self.lock:
+            self._stats["received_spans"] += n
+            self._stats["rejected_spans"] += n
+            self._stats["last_rejection"] = reason
+
+    def count_refused(self, reason: str, spans: int = 0) -> None:
+        """Count a request the receiver refused (overload, oversize)."""
+        with self.lock:
+            self._stats["refused_requests"] += 1
+            self._stats["refused_spans"] += spans
+            self._stats["last_refusal"] = reason
+        self._notify()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def stats(self) -> IngestStats:
+        with self.lock:
+            return IngestStats(calls_held=len(self._calls), **self._stats)
+
+    def recent_calls(self, limit: int = 200) -> list[LLMCall]:
+        """The newest held calls, newest first."""
+        with self.lock:
+            n = min(limit, len(self._calls))
+            return [self._calls[-1 - i] for i in range(n)]
+
+    def calls_snapshot(self) -> list[LLMCall]:
+        """Every held call, oldest first."""
+        with self.lock:
+            return list(self._calls)
+
+    def get_call(self, trace_id: str, span_id: str) -> LLMCall | None:
+        with self.lock:
+            return self._by_key.get((trace_id, span_id))
+
+    def trace_calls(self, trace_id: str) -> list[LLMCall]:
+        """The held LLM calls of one trace, in start order."""
+        with self.lock:
+            spans = self._kept.get(trace_id) or self._traces.get(trace_id) or []
+            calls = [self._by_key.get((s.trace_id, s.span_id)) for s in spans if s.is_llm]
+        return sorted((c for c in calls if c is not None), key=lambda c: c.start_ns)
+
+    def trace(self, trace_id: str) -> list[SpanRecord]:
+        """Every span held for a trace, in start order, with attributes decoded."""
+        with self.lock:
+            spans = list(self._kept.get(trace_id) or self._traces.get(trace_id) or [])
+        out = []
+        for span in spans:
+            if span.raw is not None:
+                try:
+                    attributes, events = decode_span_attributes(span.raw)
+                except Exception as e:  # noqa: BLE001 - a damaged span must not break the view
+                    attributes, events = {"plano_obs.decode_error": str(e)}, []
+                span = replace(span, attributes=attributes, events=events, raw=None)
+            out.append(span)
+        out.sort(key=lambda s: s.start_ns)
+        return out
+
+    def clear(self) -> None:
+        """Forget every call, trace and counter (analytics too)."""
+        with self.lock:
+            self._reset()
+            if self.analytics is not None:
+                self.analytics.clear()
+        self._notify()

@@ -1,0 +1,66 @@
+"""Assembles the headless core: pricer, analytics, store, receiver and optional demo traffic.
+
+The console and the headless export both start from a ``Runtime``; neither imports the other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from plano_obs.analytics import Analytics
+from plano_obs.demo import DemoSender
+from plano_obs.ingest.receiver import Receiver
+from plano_obs.ingest.store import Store
+from plano_obs.pricing import Pricer
+from plano_obs.settings import Settings
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Everything ``plano obs`` runs besides the UI, wired together."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        # Reads the pricing file and Plano config now, so a bad one fails before any screen.
+        self.pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config)
+        self.analytics = Analytics()
+        self.store = Store(
+            capacity_calls=settings.capacity,
+            trace_capacity=settings.trace_capacity,
+            kept_trace_capacity=settings.kept_trace_capacity,
+            pricer=self.pricer,
+            analytics=self.analytics,
+            clock=clock,
+        )
+        self.receiver = Receiver(
+            self.store,
+            settings.host,
+            settings.port,
+            max_message_bytes=settings.max_message_bytes,
+            max_pending_bytes=settings.max_pending_bytes,
+        )
+        self.demo: DemoSender | None = None
+
+    @property
+    def listen_address(self) -> str:
+        return self.receiver.address
+
+    def start(self) -> None:
+        """Start receiving (raises PortInUseError before anything else runs), then the demo."""
+        self.receiver.start()
+        if not self.settings.offline:
+            self.pricer.start_background_refresh()
+        if self.settings.demo:
+            host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.receiver.host
+            target = f"[{host}]:{self.receiver.port}" if ":" in host else f"{host}:{self.receiver.port}"
+            self.demo = DemoSender(target, seed=self.settings.seed,
+                                   per_minute=self.settings.demo_rate, clock=self.clock)
+            self.demo.start()
+
+    def stop(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+        self.receiver.stop(grace=0.5)

@@ -1,0 +1,92 @@
+"""Every option in one typed place, filled from CLI flags and ``PLANO_OBS_*`` variables.
+
+Flags win over the environment; the environment wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "WINDOWS", "load_settings"]
+
+ENV_PREFIX = "PLANO_OBS_"
+WINDOWS = ("all", "1m", "5m", "15m", "1h")
+
+
+class SettingsError(ValueError):
+    """An option has a value that cannot be used; the message is one line for the user."""
+
+
+class Settings(BaseModel):
+    """Options of ``plano obs`` and its subcommands."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for all)")
+    port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free one)")
+    max_message_mb: float = Field(16.0, gt=0, le=1024, description="largest accepted request")
+    max_pending_mb: float = Field(64.0, gt=0, le=8192, description="decode backlog before 429s")
+    capacity: int = Field(100_000, ge=100, description="LLM calls held for lists and drilldown")
+    trace_capacity: int = Field(5_000, ge=10, description="recent traces held with all spans")
+    kept_trace_capacity: int = Field(2_000, ge=10, description="flagged/failed traces held")
+    refresh_ms: int = Field(500, ge=50, le=60_000, description="UI refresh interval")
+    window: str = Field("all", description="time window: all, 1m, 5m, 15m, 1h")
+    demo: bool = Field(False, description="send built-in demo traffic to the receiver")
+    demo_rate: int = Field(120, ge=1, le=100_000, description="demo calls per minute")
+    seed: int = Field(7, description="demo traffic seed")
+    pricing_file: Path | None = Field(None, description="pricing overrides (YAML or JSON)")
+    config: Path | None = Field(None, description="Plano config (model_aliases, cost source)")
+    offline: bool = Field(False, description="never fetch remote pricing")
+    plain: bool = Field(False, description="print a status line instead of the console")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        if v not in WINDOWS:
+            raise ValueError(f"must be one of {', '.join(WINDOWS)}")
+        return v
+
+    @property
+    def max_message_bytes(self) -> int:
+        return int(self.max_message_mb * 1024 * 1024)
+
+    @property
+    def max_pending_bytes(self) -> int:
+        return int(self.max_pending_mb * 1024 * 1024)
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        if Settings.model_fields[name].annotation is bool:
+            values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from flags (None = not given) over ``PLANO_OBS_*`` variables over defaults."""
+    values = _env_values(os.environ if env is None else env)
+    values.update({k: v for k, v in (flags or {}).items() if v is not None and k in
+                   Settings.model_fields})
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        flag = "--" + name.replace("_", "-")
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(
+            f"invalid {flag} (or {ENV_PREFIX}{name.upper()}) {err.get('input')!r}: {msg}"
+        ) from None
