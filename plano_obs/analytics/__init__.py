@@ -1,0 +1,18 @@
+"""Incremental rollups of LLM calls (no Textual): summary, models, routes, sessions, signals."""
+
+from plano_obs.analytics.rollups import (
+    BUCKET_SECONDS,
+    WINDOW_SECONDS,
+    Analytics,
+    UnknownWindowError,
+)
+from plano_obs.analytics.sketch import RELATIVE_ACCURACY, QuantileSketch
+
+__all__ = [
+    "BUCKET_SECONDS",
+    "RELATIVE_ACCURACY",
+    "WINDOW_SECONDS",
+    "Analytics",
+    "QuantileSketch",
+    "UnknownWindowError",
+]

@@ -1,0 +1,549 @@
+"""``Analytics``: rollups updated on ingest, read as an ``ExportDocument`` for any window.
+
+Calls are added to an all-time aggregate and to a 10-second time bucket. A sliding window keeps
+its own aggregate of the buckets it covers and only merges buckets that entered and subtracts
+buckets that left since the last read, so reading a window costs the size of its rollups, not the
+number of calls. Every time-dependent function takes ``now`` (unix seconds).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any, Protocol
+
+from plano_obs.analytics._aggregate import Aggregate, CallFacts, SessionStats, Stats
+from plano_obs.analytics.sketch import QuantileSketch
+from plano_obs.export.schema import (
+    CategoryCount,
+    ErrorEntry,
+    ErrorsRollup,
+    ExportDocument,
+    FlaggedCall,
+    FlaggedCategory,
+    ModelRollup,
+    Percentiles,
+    PricingSummary,
+    RouteRollup,
+    SessionRollup,
+    SignalsRollup,
+    Summary,
+    TrendPoint,
+    WindowInfo,
+)
+from plano_obs.model import QUALITY_ORDER, LLMCall
+
+__all__ = ["Analytics", "WINDOW_SECONDS", "BUCKET_SECONDS", "UnknownWindowError"]
+
+BUCKET_SECONDS = 10
+_BUCKET_NS = BUCKET_SECONDS * 1_000_000_000
+#: Sliding windows by name; "all" means since start.
+WINDOW_SECONDS: dict[str, int | None] = {"all": None, "1m": 60, "5m": 300, "15m": 900,
+                                         "1h": 3600}
+_KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
+_QS = (0.5, 0.95, 0.99)
+
+
+class UnknownWindowError(ValueError):
+    """A window name that is not one of WINDOW_SECONDS."""
+
+
+class _Stats(Protocol):
+    rejected_spans: int
+    evicted_calls: int
+
+
+@dataclass(slots=True)
+class _FlagRecord:
+    """What a flagged call needs for triage and display, without the call's attributes."""
+
+    rank: tuple[int, int, float]  # smaller is more urgent
+    seq: int
+    trace_id: str
+    span_id: str
+    request_id: str
+    model: str | None
+    provider: str | None
+    route: str | None
+    session_id: str | None
+    quality: str | None
+    quality_score: float | None
+    turn_count: int | None
+    max_severity: int | None
+    categories: tuple[tuple[str, int, int | None], ...]
+    leaf_types: tuple[str, ...]
+    cost_usd: float | None
+    status_code: int | None
+    end_ns: int
+
+
+@dataclass(slots=True)
+class _ErrorRecord:
+    seq: int
+    status_code: int | None
+    model: str | None
+    provider: str | None
+    route: str | None
+    request_id: str
+    trace_id: str
+    span_id: str
+    session_id: str | None
+    end_ns: int
+    error_type: str | None
+    error_message: str | None
+
+
+@dataclass(slots=True)
+class _WindowState:
+    lo: int  # first bucket index included
+    hi: int  # one past the last bucket index included
+    agg: Aggregate
+
+
+def _quality_rank(quality: str | None) -> int:
+    try:
+        return QUALITY_ORDER.index(quality) if quality else 2
+    except ValueError:
+        return 2
+
+
+def _flag_record(call: LLMCall, seq: int) -> _FlagRecord:
+    s = call.signals
+    cats: tuple[tuple[str, int, int | None], ...] = ()
+    leaves: tuple[str, ...] = ()
+    quality = score = turns = sev = None
+    if s is not None:
+        quality, score, turns = s.quality, s.quality_score, s.turn_count
+        cats = tuple(sorted(((n, c, v) for n, (c, v) in s.categories.items()),
+                            key=lambda x: (-(x[2] or 0), -x[1], x[0])))[:16]
+        sevs = [v for _, _, v in cats if v is not None]
+        sev = max(sevs) if sevs else None
+        leaves = tuple(ev.type or ev.name.removeprefix("signal.") for ev in s.events[:32])
+    cost = call.cost_usd
+    rank = (_quality_rank(quality), -(sev or 0), -(cost or 0.0))
+    return _FlagRecord(rank, seq, call.trace_id, call.span_id, call.request_id, call.model,
+                       call.provider, call.route, call.session_id, quality, score, turns, sev,
+                       cats, leaves, cost, call.status_code, call.end_ns)
+
+
+def _triage_key(r: _FlagRecord) -> tuple[int, int, float, int]:
+    return (*r.rank, -r.seq)
+
+
+def _dt(ns: int | None) -> datetime | None:
+    return None if ns is None else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def _percentiles(sketch: QuantileSketch, max_ms: float | None) -> Percentiles:
+    p50, p95, p99 = sketch.quantiles(_QS)
+    return Percentiles(p50=_round(p50, 3), p95=_round(p95, 3), p99=_round(p99, 3),
+                       max=_round(max_ms, 3), count=sketch.count)
+
+
+def _cost(x: float | None) -> float | None:
+    return _round(x, 9)
+
+
+class Analytics:
+    """Incremental rollups of LLM calls; ``add`` is O(1), ``document`` is cheap for any window."""
+
+    def __init__(self, *, max_sessions: int = 10_000, max_flagged: int = 100,
+                 max_sessions_listed: int = 200, recent_flagged: int = 5_000,
+                 recent_errors: int = 200) -> None:
+        self.max_sessions = max_sessions
+        self.max_flagged = max_flagged
+        self.max_sessions_listed = max_sessions_listed
+        self._recent_flagged_cap = recent_flagged
+        self._recent_errors_cap = recent_errors
+        self._lock = threading.RLock()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every call."""
+        with self._lock:
+            self._all = Aggregate(max_sessions=self.max_sessions, lru_sessions=True)
+            self._buckets: dict[int, Aggregate] = {}
+            self._max_bucket: int | None = None
+            self._windows: dict[str, _WindowState] = {}
+            self._top_flagged: list[tuple[tuple[int, int, float, int], _FlagRecord]] = []
+            self._flagged: deque[_FlagRecord] = deque(maxlen=self._recent_flagged_cap)
+            self._errors: deque[_ErrorRecord] = deque(maxlen=self._recent_errors_cap)
+            self._seq = 0
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    def add(self, call: LLMCall) -> None:
+        """Add one call (its time is ``call.end_ns``): O(1)."""
+        f = CallFacts.of(call)
+        with self._lock:
+            self._seq += 1
+            self._all.add(call, f)
+            idx = f.end_ns // _BUCKET_NS
+            bucket = self._buckets.get(idx)
+            if bucket is None:
+                bucket = self._new_bucket(idx)
+            if bucket is not None:
+                bucket.add(call, f)
+                for state in self._windows.values():
+                    if state.lo <= idx < state.hi:
+                        state.agg.add(call, f)
+            if call.flagged:
+                self._add_flagged(_flag_record(call, self._seq))
+            if f.is_error:
+                self._errors.append(_ErrorRecord(
+                    self._seq, call.status_code, call.model, call.provider, call.route,
+                    call.request_id, call.trace_id, call.span_id, call.session_id, call.end_ns,
+                    call.error_type, call.error_message or call.span_status_message))
+
+    def _new_bucket(self, idx: int) -> Aggregate | None:
+        newest = self._max_bucket
+        if newest is not None and idx <= newest - _KEEP_BUCKETS:
+            return None  # older than any window: counted in "all" only
+        bucket = self._buckets[idx] = Aggregate()
+        if newest is None or idx > newest:
+            self._max_bucket = idx
+            floor = idx - _KEEP_BUCKETS
+            for old in [i for i in self._buckets if i <= floor]:
+                del self._buckets[old]
+                for name, state in list(self._windows.items()):
+                    if state.lo <= old < state.hi:
+                        del self._windows[name]  # rebuilt on the next read
+        return bucket
+
+    def _add_flagged(self, rec: _FlagRecord) -> None:
+        self._flagged.append(rec)
+        # A max-heap of the most urgent by inverting the key: the root is the least urgent.
+        k = _triage_key(rec)
+        item = ((-k[0], -k[1], -k[2], -k[3]), rec)
+        if len(self._top_flagged) < self.max_flagged:
+            heapq.heappush(self._top_flagged, item)  # type: ignore[arg-type]
+        else:
+            heapq.heappushpop(self._top_flagged, item)  # type: ignore[arg-type]
+
+    # -- windows --------------------------------------------------------------------------------
+
+    def _window(self, name: str, now: float) -> tuple[Aggregate, list[Aggregate], int | None]:
+        """The aggregate of a window, the buckets in it, and its first instant (ns)."""
+        seconds = WINDOW_SECONDS.get(name, -1)
+        if seconds == -1:
+            raise UnknownWindowError(
+                f"unknown window {name!r}; use one of {', '.join(WINDOW_SECONDS)}")
+        if seconds is None:
+            return self._all, [], None
+        lo = math.ceil((now - seconds) / BUCKET_SECONDS)
+        hi = math.floor(now / BUCKET_SECONDS) + 1  # calls after now's bucket are not in it
+        state = self._windows.get(name)
+        if state is None or lo < state.lo or hi < state.hi or lo >= state.hi:
+            agg = Aggregate(max_sessions=1 << 62)
+            for i, b in self._buckets.items():
+                if lo <= i < hi:
+                    agg.merge(b)
+            state = self._windows[name] = _WindowState(lo, hi, agg)
+        else:
+            for i in range(state.hi, hi):
+                b = self._buckets.get(i)
+                if b is not None:
+                    state.agg.merge(b)
+            for i in range(state.lo, lo):
+                b = self._buckets.get(i)
+                if b is not None:
+                    state.agg.subtract(b)
+            state.lo, state.hi = lo, hi
+        buckets = [b for i, b in self._buckets.items() if lo <= i < hi]
+        return state.agg, buckets, lo * _BUCKET_NS
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def last_call_time(self) -> float | None:
+        """Unix seconds of the latest call seen (by end time), or None."""
+        with self._lock:
+            last = self._all.last_ns
+            return None if last is None else last / 1e9
+
+    def document(
+        self,
+        window: str = "all",
+        *,
+        now: float,
+        stats: Any = None,
+        pricing: Any = None,
+        source: str = "",
+    ) -> ExportDocument:
+        """Every rollup of ``window`` ending at ``now`` (unix seconds) as an export document."""
+        with self._lock:
+            agg, buckets, start_ns = self._window(window, now)
+            if buckets or start_ns is not None:
+                self._refresh_extremes(agg, buckets)
+            start = _dt(start_ns) if start_ns is not None else _dt(agg.first_ns)
+            return ExportDocument(
+                generated_at=datetime.fromtimestamp(now, UTC),
+                window=WindowInfo(name=window, start=start,
+                                  end=datetime.fromtimestamp(now, UTC)),
+                source=source,
+                pricing=_pricing(pricing),
+                summary=self._summary(agg, stats),
+                models=_models(agg),
+                routes=_routes(agg),
+                sessions=self._sessions(agg, start_ns),
+                sessions_truncated=len(agg.sessions) > self.max_sessions_listed,
+                errors=self._errors_rollup(agg, start_ns),
+                signals=self._signals(agg, start_ns),
+            )
+
+    def trend(self, now: float, minutes: int = 30) -> list[TrendPoint]:
+        """Per-minute requests, errors, p95 latency and cost of the last ``minutes``."""
+        per_minute = 60 // BUCKET_SECONDS
+        last_minute = math.floor(now / 60)
+        points = []
+        with self._lock:
+            for m in range(last_minute - minutes + 1, last_minute + 1):
+                total = Stats()
+                for i in range(m * per_minute, (m + 1) * per_minute):
+                    b = self._buckets.get(i)
+                    if b is not None:
+                        total.merge(b.total)
+                p95 = total.latency.quantiles((0.95,))[0]
+                points.append(TrendPoint(
+                    start=datetime.fromtimestamp(m * 60, UTC), requests=total.requests,
+                    errors=total.errors, p95_latency_ms=_round(p95, 3),
+                    cost_usd=_cost(total.cost())))
+        return points
+
+    @staticmethod
+    def _refresh_extremes(agg: Aggregate, buckets: list[Aggregate]) -> None:
+        """Recompute maxima and first/last seen, which subtraction cannot maintain."""
+        agg.total.latency_max = agg.total.ttft_max = None
+        for st in (*agg.models.values(), *agg.routes.values()):
+            st.latency_max = st.ttft_max = None
+        agg.first_ns = agg.last_ns = agg.last_session_ns = agg.last_session = None
+        for b in buckets:
+            _max_into(agg.total, b.total)
+            for k, st in b.models.items():
+                mine = agg.models.get(k)
+                if mine is not None:
+                    _max_into(mine, st)
+            for rk, st in b.routes.items():
+                mine = agg.routes.get(rk)
+                if mine is not None:
+                    _max_into(mine, st)
+            if b.first_ns is not None and (agg.first_ns is None or b.first_ns < agg.first_ns):
+                agg.first_ns = b.first_ns
+            if b.last_ns is not None and (agg.last_ns is None or b.last_ns > agg.last_ns):
+                agg.last_ns = b.last_ns
+            if b.last_session_ns is not None and (
+                agg.last_session_ns is None or b.last_session_ns >= agg.last_session_ns
+            ):
+                agg.last_session_ns, agg.last_session = b.last_session_ns, b.last_session
+
+    def _summary(self, agg: Aggregate, stats: Any) -> Summary:
+        t = agg.total
+        sessions = len(agg.sessions) + (agg.sessions_evicted if agg is self._all else 0)
+        return Summary(
+            requests=t.requests,
+            errors=t.errors,
+            errors_4xx=agg.errors_4xx,
+            errors_5xx=agg.errors_5xx,
+            errors_other=t.errors - agg.errors_4xx - agg.errors_5xx,
+            error_rate=_round(t.errors / t.requests, 6) if t.requests else None,
+            rejected_spans=getattr(stats, "rejected_spans", None),
+            evicted_calls=getattr(stats, "evicted_calls", None),
+            input_tokens=t.token(0),
+            output_tokens=t.token(1),
+            cached_input_tokens=t.token(2),
+            cache_creation_tokens=t.token(3),
+            reasoning_tokens=t.token(4),
+            cost_usd=_cost(t.cost()),
+            priced_requests=t.priced,
+            unpriced_requests=t.unpriced,
+            latency_ms=_percentiles(t.latency, t.latency_max),
+            ttft_ms=_percentiles(t.ttft, t.ttft_max),
+            tokens_per_second=_round(t.tokens_per_second(), 3),
+            sessions=sessions,
+            current_session=agg.last_session,
+            flagged=t.flagged,
+            first_call_at=_dt(agg.first_ns),
+            last_call_at=_dt(agg.last_ns),
+        )
+
+    def _sessions(self, agg: Aggregate, start_ns: int | None) -> list[SessionRollup]:
+        newest = heapq.nlargest(self.max_sessions_listed, agg.sessions.items(),
+                                key=lambda kv: kv[1].last_ns or 0)
+        known = self._all.sessions
+        return [_session_row(sid, st, known.get(sid), start_ns) for sid, st in newest]
+
+    def _errors_rollup(self, agg: Aggregate, start_ns: int | None) -> ErrorsRollup:
+        t = agg.total
+        recent = [e for e in self._errors if start_ns is None or e.end_ns >= start_ns]
+        recent.sort(key=lambda e: (e.end_ns, e.seq), reverse=True)
+        entries = [_error_entry(e) for e in recent[:20]]
+        by_model: dict[str, int] = {}
+        for (model, _provider), st in agg.models.items():
+            if st.errors:
+                key = model or "unknown"
+                by_model[key] = by_model.get(key, 0) + st.errors
+        return ErrorsRollup(
+            total=t.errors,
+            errors_4xx=agg.errors_4xx,
+            errors_5xx=agg.errors_5xx,
+            errors_other=t.errors - agg.errors_4xx - agg.errors_5xx,
+            error_rate=_round(t.errors / t.requests, 6) if t.requests else None,
+            by_status=dict(sorted(agg.errors_by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+            by_model=dict(sorted(by_model.items(), key=lambda kv: (-kv[1], kv[0]))),
+            most_recent=entries[0] if entries else None,
+            recent=entries,
+        )
+
+    def _signals(self, agg: Aggregate, start_ns: int | None) -> SignalsRollup:
+        if start_ns is None:
+            ranked = sorted((rec for _, rec in self._top_flagged), key=_triage_key)
+        else:
+            ranked = heapq.nsmallest(
+                self.max_flagged, (r for r in self._flagged if r.end_ns >= start_ns),
+                key=_triage_key)
+        by_quality = {q: agg.by_quality[q] for q in QUALITY_ORDER if agg.by_quality.get(q)}
+        for q, n in sorted(agg.by_quality.items()):
+            if q not in by_quality:
+                by_quality[q] = n
+        by_layer: dict[str, int] = {}
+        for name, n in agg.category_instances.items():
+            layer = name.split(".", 1)[0]
+            by_layer[layer] = by_layer.get(layer, 0) + n
+        return SignalsRollup(
+            flagged=agg.total.flagged,
+            analysed=agg.analysed,
+            by_quality=by_quality,
+            by_category={
+                name: CategoryCount(calls=n, instances=agg.category_instances.get(name, 0))
+                for name, n in sorted(agg.category_calls.items(), key=lambda kv: (-kv[1], kv[0]))
+            },
+            by_layer=dict(sorted(by_layer.items(), key=lambda kv: (-kv[1], kv[0]))),
+            by_type=dict(sorted(agg.by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+            flagged_calls=[_flagged_call(r) for r in ranked],
+        )
+
+
+def _max_into(into: Stats, b: Stats) -> None:
+    if b.latency_max is not None and (into.latency_max is None or b.latency_max > into.latency_max):
+        into.latency_max = b.latency_max
+    if b.ttft_max is not None and (into.ttft_max is None or b.ttft_max > into.ttft_max):
+        into.ttft_max = b.ttft_max
+
+
+def _pricing(pricing: Any) -> PricingSummary:
+    if pricing is None:
+        return PricingSummary()
+    fetched = getattr(pricing, "fetched_at", None)
+    if isinstance(fetched, int | float):
+        fetched = datetime.fromtimestamp(fetched, UTC)
+    models = getattr(pricing, "models", None)
+    if not isinstance(models, int) and models is not None:
+        try:
+            models = len(models)
+        except TypeError:
+            models = None
+    return PricingSummary(source=getattr(pricing, "source", None), fetched_at=fetched,
+                          models=models)
+
+
+def _stats_fields(st: Stats) -> dict[str, Any]:
+    return dict(
+        input_tokens=st.token(0),
+        output_tokens=st.token(1),
+        cached_input_tokens=st.token(2),
+        cache_creation_tokens=st.token(3),
+        reasoning_tokens=st.token(4),
+    )
+
+
+def _by_requests(items: Iterable[tuple[Any, Stats]]) -> list[tuple[Any, Stats]]:
+    return sorted(items, key=lambda kv: (-kv[1].requests, str(kv[0])))
+
+
+def _models(agg: Aggregate) -> list[ModelRollup]:
+    total = agg.total.requests
+    return [
+        ModelRollup(
+            model=model, provider=provider, requests=st.requests,
+            share_pct=_pct(st.requests, total), errors=st.errors, **_stats_fields(st),
+            cost_usd=_cost(st.cost()), priced_requests=st.priced, unpriced_requests=st.unpriced,
+            latency_ms=_percentiles(st.latency, st.latency_max),
+            ttft_ms=_percentiles(st.ttft, st.ttft_max),
+            tokens_per_second=_round(st.tokens_per_second(), 3), flagged=st.flagged,
+        )
+        for (model, provider), st in _by_requests(agg.models.items())
+    ]
+
+
+def _routes(agg: Aggregate) -> list[RouteRollup]:
+    total = agg.total.requests
+    routed = sum(st.requests for r, st in agg.routes.items() if r is not None)
+    return [
+        RouteRollup(
+            route=route, direct=route is None, requests=st.requests,
+            share_pct=None if route is None else _pct(st.requests, routed),
+            share_of_all_pct=_pct(st.requests, total), errors=st.errors,
+            cost_usd=_cost(st.cost()), priced_requests=st.priced, unpriced_requests=st.unpriced,
+            latency_ms=_percentiles(st.latency, st.latency_max), flagged=st.flagged,
+        )
+        for route, st in _by_requests(agg.routes.items())
+    ]
+
+
+def _session_row(
+    sid: str, st: SessionStats, overall: SessionStats | None, start_ns: int | None
+) -> SessionRollup:
+    # Sliding windows cannot keep a session's first call exact; the all-time table can.
+    if overall is not None:
+        first, last = overall.first_ns, overall.last_ns
+    else:
+        first, last = st.first_ns, st.last_ns
+        if first is not None and start_ns is not None:
+            first = max(first, start_ns)
+    models = sorted(st.models.items(), key=lambda kv: (-kv[1], kv[0]))
+    return SessionRollup(
+        session_id=sid, turns=st.turns, models=[m for m, _ in models],
+        cost_usd=_cost(st.cost_usd if st.priced else None), priced_requests=st.priced,
+        unpriced_requests=st.unpriced, errors=st.errors, flagged=st.flagged,
+        first_seen=_dt(first), last_seen=_dt(last),
+    )
+
+
+def _error_entry(e: _ErrorRecord) -> ErrorEntry:
+    reason = None
+    if e.status_code is not None:
+        try:
+            reason = HTTPStatus(e.status_code).phrase
+        except ValueError:
+            reason = None
+    return ErrorEntry(
+        status_code=e.status_code, reason=reason, model=e.model, provider=e.provider,
+        route=e.route, request_id=e.request_id, trace_id=e.trace_id, span_id=e.span_id,
+        session_id=e.session_id, at=_dt(e.end_ns), error_type=e.error_type,  # type: ignore[arg-type]
+        error_message=e.error_message,
+    )
+
+
+def _flagged_call(r: _FlagRecord) -> FlaggedCall:
+    return FlaggedCall(
+        trace_id=r.trace_id, span_id=r.span_id, request_id=r.request_id, model=r.model,
+        provider=r.provider, route=r.route, session_id=r.session_id, quality=r.quality,
+        quality_score=r.quality_score, turn_count=r.turn_count, max_severity=r.max_severity,
+        categories=[FlaggedCategory(name=n, count=c, severity=v) for n, c, v in r.categories],
+        leaf_types=list(r.leaf_types), cost_usd=_cost(r.cost_usd), status_code=r.status_code,
+        at=_dt(r.end_ns),  # type: ignore[arg-type]
+    )
+

@@ -1,0 +1,284 @@
+"""``plano obs export``: rollups as JSON, headless (never imports Textual).
+
+Exit codes: 0 written, 2 bad input (one line on stderr), 3 a ``--fail-on`` threshold broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from plano_obs.export.gates import Gate, GateError, check_gates, parse_gate
+from plano_obs.export.schema import ExportDocument, json_schema
+from plano_obs.export.writer import write_atomic
+
+__all__ = ["EXIT_GATE", "EXIT_USAGE", "UsageError", "add_export_arguments", "parse_duration",
+           "run_export"]
+
+EXIT_USAGE = 2
+EXIT_GATE = 3
+_WINDOWS = ("all", "1m", "5m", "15m", "1h")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+
+
+class UsageError(ValueError):
+    """Bad input from the user; the message is one line."""
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds from ``'30'``, ``'30s'``, ``'5m'``, ``'1h'`` or ``'500ms'``."""
+    m = _DURATION.match(text)
+    if m is None:
+        raise UsageError(f"bad {flag} {text!r}: expected a duration such as 30, 30s, 5m or 1h")
+    value = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    if value <= 0:
+        raise UsageError(f"bad {flag} {text!r}: must be more than zero")
+    return value
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of ``plano obs export`` (receiver and pricing flags included)."""
+    if "--port" not in parser._option_string_actions:
+        from plano_obs.cli import add_receiver_arguments
+
+        add_receiver_arguments(parser)
+    src = parser.add_argument_group("input (one of)")
+    src.add_argument("--listen", action="store_true",
+                     help="start the OTLP/gRPC receiver and collect calls")
+    src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
+                     help="read OTLP/JSON files as the OpenTelemetry Collector's file exporter "
+                          "writes them (one ExportTraceServiceRequest per line)")
+    src.add_argument("--schema", action="store_true",
+                     help="print the JSON Schema of the export document and exit")
+    stop = parser.add_argument_group("when listening")
+    stop.add_argument("--duration", metavar="TIME",
+                      help="stop after this long (e.g. 30s, 5m); default: until Ctrl-C/SIGTERM")
+    stop.add_argument("--count", type=int, metavar="N", help="stop after N calls")
+    stop.add_argument("--every", metavar="TIME",
+                      help="also rewrite the document this often (with stdout: one JSON per line)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="FILE",
+                     help="write here (atomically: temp file, then rename); default: stdout")
+    out.add_argument("--window", default=None, metavar="WINDOW",
+                     help=f"time window: {', '.join(_WINDOWS)} (default: all)")
+    out.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                     help="exit 3 when the expression holds, e.g. 'p95_latency_ms>2000', "
+                          "'error_rate>0.05', 'cost_usd>1.5'; repeatable; unknown values fail")
+    out.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _fail(message: str) -> int:
+    print(f"plano obs export: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run ``plano obs export``; returns the exit code."""
+    try:
+        if getattr(args, "schema", False):
+            sys.stdout.write(json_schema() + "\n")
+            return 0
+        window = getattr(args, "window", None) or "all"
+        if window not in _WINDOWS:
+            raise UsageError(f"unknown --window {window!r}; use one of {', '.join(_WINDOWS)}")
+        gates = [parse_gate(g) for g in getattr(args, "fail_on", None) or []]
+        listen = bool(getattr(args, "listen", False))
+        files = getattr(args, "from_files", None) or []
+        if listen == bool(files):
+            raise UsageError("choose one input: --listen or --from FILE...")
+        count = getattr(args, "count", None)
+        if count is not None and count < 1:
+            raise UsageError(f"bad --count {count}: must be at least 1")
+        duration = args.duration and parse_duration(args.duration, "--duration")
+        every = args.every and parse_duration(args.every, "--every")
+        if files:
+            return _run_from(args, files, window, gates)
+        return _run_listen(args, window, gates, duration or None, count, every or None)
+    except (UsageError, GateError) as e:
+        return _fail(str(e))
+
+
+def _settings(args: argparse.Namespace, window: str) -> Any:
+    from plano_obs.settings import Settings, SettingsError, load_settings
+
+    flags = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
+    flags["window"] = window
+    try:
+        return load_settings(flags)
+    except SettingsError as e:
+        raise UsageError(str(e)) from None
+
+
+def _emit(doc: ExportDocument, output: str | None, *, one_line: bool = False) -> None:
+    if output:
+        try:
+            write_atomic(output, doc.model_dump_json(indent=2) + "\n")
+        except OSError as e:
+            raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
+    else:
+        text = doc.model_dump_json() if one_line else doc.model_dump_json(indent=2)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _finish(doc: ExportDocument, output: str | None, gates: list[Gate]) -> int:
+    _emit(doc, output)
+    broken = [r for r in check_gates(doc, gates) if r.broken]
+    for r in broken:
+        print(f"plano obs export: gate failed: {r.message}", file=sys.stderr)
+    return EXIT_GATE if broken else 0
+
+
+def _pricing_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from plano_obs.pricing import PricingConfigError
+    except ImportError:
+        return (OSError,)
+    return (PricingConfigError, OSError)
+
+
+def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate]) -> int:
+    from plano_obs.analytics import Analytics
+    from plano_obs.ingest.decode import decode_otlp_json
+    from plano_obs.ingest.store import Store
+    from plano_obs.pricing import Pricer
+
+    settings = _settings(args, window)
+    try:
+        pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config)
+    except _pricing_errors() as e:
+        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    analytics = Analytics()
+    store = Store(capacity_calls=settings.capacity, trace_capacity=settings.trace_capacity,
+                  kept_trace_capacity=settings.kept_trace_capacity, pricer=pricer,
+                  analytics=analytics)
+    bad_lines, first_bad = read_otlp_json_files(files, store, decode_otlp_json)
+    if bad_lines:
+        print(f"plano obs export: skipped {bad_lines} bad line{'s' * (bad_lines != 1)} "
+              f"(first: {first_bad})", file=sys.stderr)
+    wall = time.time()
+    # Recorded traffic: windows end at its last call, not at the time of the analysis.
+    now = analytics.last_call_time() or wall
+    doc = analytics.document(window, now=now, stats=store.stats(), pricing=pricer.info(),
+                             source="files: " + ", ".join(files))
+    return _finish(doc, args.output, gates)
+
+
+def read_otlp_json_files(files: list[str], store: Any, decode: Any) -> tuple[int, str | None]:
+    """Ingest every line of every file; returns (bad lines, where the first one was)."""
+    bad, first = 0, None
+    for name in files:
+        try:
+            f: TextIO = open(name, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as e:
+            raise UsageError(f"cannot read {name}: {e.strerror or e}") from None
+        with f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError("not a JSON object")
+                    result = decode(obj)
+                except (ValueError, TypeError, KeyError, RecursionError) as e:
+                    bad += 1
+                    if first is None:
+                        first = f"{name}:{lineno}: {str(e).splitlines()[0][:200] if str(e) else e}"
+                    continue
+                store.ingest(result)
+    return bad, first
+
+
+def _run_listen(
+    args: argparse.Namespace,
+    window: str,
+    gates: list[Gate],
+    duration: float | None,
+    count: int | None,
+    every: float | None,
+) -> int:
+    from plano_obs.ingest.receiver import ReceiverError
+    from plano_obs.runtime import Runtime
+
+    settings = _settings(args, window)
+    try:
+        runtime = Runtime(settings)
+    except _pricing_errors() as e:
+        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    done = threading.Event()
+    if count is not None:
+        def _count_reached() -> None:
+            if runtime.store.stats().calls >= count:
+                done.set()
+
+        runtime.store.subscribe(_count_reached)
+    try:
+        runtime.start()
+    except (ReceiverError, OSError) as e:
+        runtime.stop()
+        raise UsageError(str(e)) from None
+    source = f"otlp-grpc://{runtime.listen_address}"
+    previous = _install_signal_handlers(done)
+    quiet = bool(getattr(args, "quiet", False))
+    started = time.monotonic()
+    next_write = started + every if every else None
+    tty = sys.stderr.isatty()
+    if not quiet:
+        print(f"plano obs export: listening on {runtime.listen_address} (OTLP/gRPC); "
+              f"Ctrl-C to stop and write", file=sys.stderr, flush=True)
+    last_progress = 0.0
+
+    def document() -> ExportDocument:
+        return runtime.analytics.document(
+            window, now=time.time(), stats=runtime.store.stats(), pricing=runtime.pricer.info(),
+            source=source)
+
+    try:
+        while not done.is_set():
+            elapsed = time.monotonic() - started
+            if duration is not None and elapsed >= duration:
+                break
+            if next_write is not None and time.monotonic() >= next_write:
+                _emit(document(), args.output, one_line=True)
+                next_write += every  # type: ignore[operator]
+            if not quiet and (tty or elapsed - last_progress >= 10):
+                last_progress = elapsed
+                calls = runtime.store.stats().calls
+                line = f"plano obs export: {calls} calls received, {elapsed:.0f}s elapsed"
+                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
+                      flush=True)
+            waits = [0.5]
+            if duration is not None:
+                waits.append(max(0.0, duration - elapsed))
+            if next_write is not None:
+                waits.append(max(0.0, next_write - time.monotonic()))
+            done.wait(min(waits))
+    finally:
+        _restore_signal_handlers(previous)
+        runtime.stop()
+        if not quiet and tty:
+            print(file=sys.stderr)
+    return _finish(document(), args.output, gates)
+
+
+def _install_signal_handlers(done: threading.Event) -> dict[int, Any]:
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: done.set())
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+

@@ -1,0 +1,133 @@
+"""Cost arithmetic: tokens of each kind times the rate for that kind.
+
+This runs once per ingested call, so rates are prepared per entry (:class:`CompiledPrice`) and
+the objects are built positionally: keyword construction of the dataclasses costs twice as much.
+"""
+
+from __future__ import annotations
+
+from plano_obs.model import CallCost, CostLine, LLMCall
+from plano_obs.pricing._catalog import PriceEntry, Rates
+
+__all__ = ["DRIFT_THRESHOLD", "CompiledPrice", "combine", "prompt_is_exclusive"]
+
+#: Gateway and catalog costs further apart than this fraction are flagged as drift.
+DRIFT_THRESHOLD = 0.05
+
+_INCLUSIVE_PATHS = frozenset({"/v1/chat/completions", "/v1/responses"})
+_EXCLUSIVE_PATH = "/v1/messages"
+_EXCLUSIVE_PROVIDERS = frozenset({"anthropic"})
+_FREE = Rates(0.0, 0.0, 0.0, 0.0, None)
+
+# (input, output, cache read, cache write, reasoning or None), all USD per million tokens.
+_RateRow = tuple[float, float, float, float, float | None]
+
+
+def prompt_is_exclusive(call: LLMCall) -> bool:
+    """Whether ``prompt_tokens`` leaves out cache reads and writes (Anthropic usage shape).
+
+    The API path decides; without one, an Anthropic provider or more cached tokens than
+    prompt tokens (impossible in the OpenAI shape) mean exclusive.
+    """
+    path = call.api_path
+    if path == _EXCLUSIVE_PATH:
+        return True
+    if path in _INCLUSIVE_PATHS:
+        return False
+    if call.provider is not None and call.provider.lower() in _EXCLUSIVE_PROVIDERS:
+        return True
+    cached = call.cached_input_tokens or 0
+    return cached > 0 and cached > (call.prompt_tokens or 0)
+
+
+def _row(rates: Rates) -> _RateRow:
+    # A missing cache rate bills at the input rate: never cheaper than the catalog says.
+    cache_read = rates.cache_read if rates.cache_read is not None else rates.input
+    cache_write = rates.cache_write if rates.cache_write is not None else rates.input
+    reasoning = rates.reasoning if rates.reasoning != rates.output else None
+    return (rates.input, rates.output, cache_read, cache_write, reasoning)
+
+
+class CompiledPrice:
+    """An entry's rates prepared for pricing many calls."""
+
+    __slots__ = ("entry", "key", "source", "base", "tiers")
+
+    def __init__(self, entry: PriceEntry) -> None:
+        self.entry = entry
+        self.key = entry.key
+        self.source = entry.source
+        self.base = _row(_FREE if entry.free else entry.rates)
+        self.tiers = tuple((size, _row(_FREE if entry.free else r)) for size, r in entry.tiers)
+
+    def cost(self, call: LLMCall) -> tuple[float | None, list[CostLine]]:
+        """The call's cost at these rates and its breakdown; None when it reports no usage."""
+        prompt = call.prompt_tokens
+        completion = call.completion_tokens
+        cache_read = call.cached_input_tokens
+        cache_write = call.cache_creation_tokens
+        if prompt is None and completion is None and cache_read is None and cache_write is None:
+            return None, []
+        # Buggy clients send negative counts; they cannot be billed.
+        prompt = prompt if prompt is not None and prompt > 0 else 0
+        completion = completion if completion is not None and completion > 0 else 0
+        cache_read = cache_read if cache_read is not None and cache_read > 0 else 0
+        cache_write = cache_write if cache_write is not None and cache_write > 0 else 0
+
+        if cache_read > prompt or (cache_read or cache_write) and prompt_is_exclusive(call):
+            uncached = prompt
+        elif cache_read + cache_write <= prompt:
+            uncached = prompt - cache_read - cache_write
+        else:
+            # OpenAI-shape usage that counted the cache reads but not the writes.
+            uncached = prompt - cache_read
+
+        rates = self.base
+        if self.tiers:
+            # Above a tier's context size the whole request is billed at the tier's rates.
+            context = uncached + cache_read + cache_write
+            for size, tier_rates in self.tiers:
+                if context > size:
+                    rates = tier_rates
+        input_rate, output_rate, read_rate, write_rate, reasoning_rate = rates
+
+        total = uncached * input_rate
+        lines = [CostLine("input", uncached, input_rate, total / 1e6)]
+        if cache_read:
+            part = cache_read * read_rate
+            total += part
+            lines.append(CostLine("cached_input", cache_read, read_rate, part / 1e6))
+        if cache_write:
+            part = cache_write * write_rate
+            total += part
+            lines.append(CostLine("cache_write", cache_write, write_rate, part / 1e6))
+        # Reasoning tokens are inside the completion count: billed once, at their own rate if any.
+        if reasoning_rate is not None and call.reasoning_tokens:
+            reasoning = min(max(call.reasoning_tokens, 0), completion)
+            if reasoning:
+                part = reasoning * reasoning_rate
+                total += part
+                lines.append(CostLine("reasoning", reasoning, reasoning_rate, part / 1e6))
+                completion -= reasoning
+        part = completion * output_rate
+        total += part
+        lines.append(CostLine("output", completion, output_rate, part / 1e6))
+        return total / 1e6, lines
+
+
+def combine(price: CompiledPrice | None, call: LLMCall) -> CallCost:
+    """The CallCost of a call: the gateway's figure when it sent one, the catalog's otherwise."""
+    gateway = call.gateway_total_cost_usd
+    if gateway is not None and not gateway >= 0:  # negative or NaN: not a cost
+        gateway = None
+    if price is None:
+        if gateway is None:
+            return CallCost(None, None)
+        return CallCost(gateway, "gateway", None, gateway)
+    computed, lines = price.cost(call)
+    if gateway is None:
+        source = None if computed is None else "catalog"
+        return CallCost(computed, source, computed, None, False, price.key, price.source, lines)
+    drift = computed is not None and abs(gateway - computed) > DRIFT_THRESHOLD * max(
+        computed, 1e-12)
+    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, lines)

@@ -1,0 +1,112 @@
+"""``plano obs pricing``: how model names resolve to prices, and the catalog summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import TextIO
+
+from plano_obs.pricing._catalog import PriceEntry, Rates
+from plano_obs.pricing._pricer import Pricer
+from plano_obs.pricing._sources import PricingConfigError
+
+__all__ = ["add_pricing_arguments", "run_pricing"]
+
+EXIT_UNPRICED = 1
+EXIT_USAGE = 2
+
+
+def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``plano obs pricing``."""
+    parser.add_argument("models", nargs="*", metavar="MODEL",
+                        help="model names to resolve, as the gateway sends them "
+                             "(e.g. anthropic/claude-haiku-4-5-20251001)")
+    parser.add_argument("--provider", default=None,
+                        help="the gateway provider of the calls (e.g. digitalocean)")
+    parser.add_argument("--list", action="store_true", dest="list_catalog",
+                        help="print the catalog summary: source, age, models per provider")
+    parser.add_argument("--pricing-file", default=None,
+                        help="pricing overrides, YAML or JSON (rates per million tokens, aliases)")
+    parser.add_argument("--config", default=None,
+                        help="Plano config file (model_aliases, model_metrics_sources)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="fetch the remote catalog now instead of using the cache")
+    parser.add_argument("--offline", action="store_true", default=None,
+                        help="never fetch; use the cache or the embedded snapshot")
+
+
+def _money(rate: float | None) -> str:
+    return "-" if rate is None else f"${rate:g}"
+
+
+def _rates_text(rates: Rates) -> str:
+    parts = [f"input {_money(rates.input)}", f"output {_money(rates.output)}"]
+    if rates.cache_read is not None:
+        parts.append(f"cache read {_money(rates.cache_read)}")
+    if rates.cache_write is not None:
+        parts.append(f"cache write {_money(rates.cache_write)}")
+    if rates.reasoning is not None and rates.reasoning != rates.output:
+        parts.append(f"reasoning {_money(rates.reasoning)}")
+    return ", ".join(parts) + " per 1M tokens"
+
+
+def _describe(entry: PriceEntry) -> list[str]:
+    if entry.free:
+        lines = ["  free (pricing file)"]
+    else:
+        lines = [f"  {_rates_text(entry.rates)}"]
+    for size, rates in entry.tiers:
+        lines.append(f"  above {size:,} tokens of context: {_rates_text(rates)}")
+    lines.append(f"  source: {entry.source}")
+    return lines
+
+
+def _print_list(pricer: Pricer, out: TextIO) -> None:
+    info = pricer.info()
+    print(f"source:  {info.source}", file=out)
+    when = info.fetched_at.isoformat(timespec="seconds") if info.fetched_at else "unknown"
+    print(f"fetched: {when} ({info.age_text()} old)", file=out)
+    print(f"models:  {info.models:,} priced", file=out)
+    if info.overrides or info.aliases:
+        print(f"pricing file / config: {info.overrides} overrides, {info.aliases} aliases",
+              file=out)
+    per_provider = Counter(e.provider for e in pricer.entries())
+    print(f"providers: {len(per_provider)}", file=out)
+    for provider, count in per_provider.most_common(15):
+        print(f"  {provider:<28} {count:>5}", file=out)
+    if len(per_provider) > 15:
+        print(f"  … and {len(per_provider) - 15} more", file=out)
+
+
+def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
+                err: TextIO | None = None) -> int:
+    """Run ``plano obs pricing``: 0 when every name is priced, 1 if some are not, 2 on bad input."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        pricer = Pricer(pricing_file=getattr(args, "pricing_file", None),
+                        plano_config=getattr(args, "config", None),
+                        offline=bool(getattr(args, "offline", False)))
+    except PricingConfigError as e:
+        print(f"plano obs pricing: {e}", file=err)
+        return EXIT_USAGE
+    # The disk cache serves while fresh (24 h); --refresh fetches anyway, --offline never does.
+    pricer.refresh(force=bool(getattr(args, "refresh", False)))
+    for warning in pricer.warnings:
+        print(warning, file=err)
+    models: list[str] = list(getattr(args, "models", None) or [])
+    if getattr(args, "list_catalog", False) or not models:
+        _print_list(pricer, out)
+    provider = getattr(args, "provider", None)
+    unpriced = 0
+    for name in models:
+        entry = pricer.resolve(name, provider)
+        if entry is None:
+            unpriced += 1
+            print(f"{name}: no price (cost unknown)", file=out)
+            continue
+        print(f"{name} -> {entry.key}", file=out)
+        for line in _describe(entry):
+            print(line, file=out)
+    return EXIT_UNPRICED if unpriced else 0

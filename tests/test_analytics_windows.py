@@ -1,0 +1,109 @@
+"""Sliding windows: edges, buckets that leave, late calls, and the trend series."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+from test_analytics_rollups import T0, make_call
+
+from plano_obs.analytics import Analytics
+
+
+def test_window_covers_calls_since_its_start_and_reports_the_start() -> None:
+    a = Analytics()
+    a.add(make_call(T0 - 61, cost_usd=1.0))  # before the 1m window
+    a.add(make_call(T0 - 60, cost_usd=0.5))  # exactly at its start: in
+    a.add(make_call(T0 - 1, cost_usd=0.25))
+    a.add(make_call(T0, cost_usd=0.125))  # at "now": in
+    doc = a.document("1m", now=T0)
+    assert doc.summary.requests == 3
+    assert doc.summary.cost_usd == pytest.approx(0.875)
+    assert doc.window.start == datetime.fromtimestamp(T0 - 60, UTC)
+    assert doc.window.end == datetime.fromtimestamp(T0, UTC)
+    assert a.document("all", now=T0).summary.requests == 4
+
+
+def test_window_start_is_rounded_up_to_a_bucket_edge() -> None:
+    a = Analytics()
+    a.add(make_call(T0 - 69))  # in the bucket [T0-70, T0-60): partly before the window
+    a.add(make_call(T0 - 55))
+    doc = a.document("1m", now=T0 + 5)  # the window is (T0-55 .. T0+5]
+    assert doc.window.start == datetime.fromtimestamp(T0 - 50, UTC)
+    assert doc.summary.requests == 0  # T0-55 falls in the bucket before the window's start
+    a.add(make_call(T0 - 50))
+    assert a.document("1m", now=T0 + 5).summary.requests == 1
+
+
+def test_sliding_forward_drops_old_buckets_and_keeps_new_ones() -> None:
+    a = Analytics()
+    for i in range(600):  # one call a second for ten minutes
+        a.add(make_call(T0 + i, duration_ms=100 + i, model="m" if i < 300 else "n"))
+    first = a.document("5m", now=T0 + 299)  # reads the window once, then slides it
+    assert first.summary.requests == 300
+    assert [m.model for m in first.models] == ["m"]
+    later = a.document("5m", now=T0 + 599)
+    assert later.summary.requests == 300
+    assert [m.model for m in later.models] == ["n"]
+    assert later.summary.latency_ms.max == 699  # maxima are recomputed, not stale
+    assert a.document("1m", now=T0 + 599).summary.requests == 60
+    assert a.document("15m", now=T0 + 599).summary.requests == 600
+    # Going back in time is allowed too: the window is rebuilt.
+    assert a.document("5m", now=T0 + 299).summary.requests == 300
+
+
+def test_calls_added_after_a_window_was_read_are_counted_in_it() -> None:
+    a = Analytics()
+    a.add(make_call(T0))
+    assert a.document("5m", now=T0 + 1).summary.requests == 1
+    a.add(make_call(T0 + 1))
+    a.add(make_call(T0 - 100))  # late: an older bucket already in the window
+    a.add(make_call(T0 - 400))  # too old for the window
+    assert a.document("5m", now=T0 + 2).summary.requests == 3
+    assert a.document("all", now=T0 + 2).summary.requests == 4
+
+
+def test_windowed_rollups_equal_a_fresh_computation() -> None:
+    rng = random.Random(11)
+    a = Analytics()
+    calls = []
+    for i in range(3000):
+        c = make_call(T0 + i * 1.3, duration_ms=rng.uniform(10, 5000),
+                      model=rng.choice(["a", "b"]), route=rng.choice(["x", None]),
+                      status_code=rng.choice([200, 200, 200, 500, 429]),
+                      cost_usd=rng.choice([None, 0.001, 0.002]),
+                      session_id=f"s{rng.randrange(40)}")
+        a.add(c)
+        calls.append(c)
+    for now in (T0 + 2000, T0 + 2600, T0 + 3900, T0 + 3000):  # buckets are kept for 1 h
+        got = a.document("15m", now=now)
+        fresh = Analytics()
+        start = got.window.start.timestamp()
+        end = (now // 10 + 1) * 10  # the end of now's 10 s bucket
+        for c in calls:
+            if start <= c.end_ns / 1e9 < end:
+                fresh.add(c)
+        want = fresh.document("all", now=now)
+        assert got.summary.model_dump(exclude={"first_call_at", "sessions"}) == \
+            want.summary.model_dump(exclude={"first_call_at", "sessions"})
+        assert got.models == want.models
+        assert got.routes == want.routes
+        assert len(got.sessions) == len(want.sessions)
+
+
+def test_trend_is_per_minute_with_unknowns_as_none() -> None:
+    a = Analytics()
+    a.add(make_call(T0 + 5, duration_ms=100, cost_usd=0.5))
+    a.add(make_call(T0 + 50, duration_ms=300, status_code=500))
+    for i in range(18):
+        a.add(make_call(T0 + 30, duration_ms=10 * (i + 1)))
+    a.add(make_call(T0 + 125, duration_ms=None))
+    points = a.trend(T0 + 130, minutes=4)
+    assert [p.start for p in points] == [datetime.fromtimestamp(T0 + 60 * k, UTC)
+                                         for k in (-1, 0, 1, 2)]
+    assert [p.requests for p in points] == [0, 20, 0, 1]
+    assert [p.errors for p in points] == [0, 1, 0, 0]
+    assert points[1].p95_latency_ms == pytest.approx(180, rel=0.01)  # 19th of 20
+    assert points[1].cost_usd == 0.5
+    assert points[3].p95_latency_ms is None and points[3].cost_usd is None

@@ -1,0 +1,170 @@
+"""``plano obs export`` end to end: files in, JSON out, gates, bad input, listening."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from otlp_fixtures import llm_attrs, request, span
+
+from plano_obs.export.cli import add_export_arguments, run_export
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_export_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def otlp_json_line(req: ExportTraceServiceRequest) -> str:
+    """One line as the Collector's file exporter writes it (ids in hex)."""
+    d = MessageToDict(req)
+
+    def hexify(o: Any) -> Any:
+        if isinstance(o, dict):
+            return {k: (__import__("base64").b64decode(v).hex()
+                        if k in ("traceId", "spanId", "parentSpanId") else hexify(v))
+                    for k, v in o.items()}
+        if isinstance(o, list):
+            return [hexify(x) for x in o]
+        return o
+
+    return json.dumps(hexify(d))
+
+
+def traffic() -> list[ExportTraceServiceRequest]:
+    return [
+        request(span(llm_attrs(**{"plano.route.name": "code generation"}))),
+        request(span(llm_attrs(**{"plano.route.name": "code generation",
+                                  "llm.duration_ms": 3000}))),
+        request(span(llm_attrs(**{"http.status_code": 503, "llm.model": "claude-sonnet-4",
+                                  "llm.provider": "anthropic"}))),
+    ]
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    f = tmp_path / "traces.json"
+    lines = [otlp_json_line(r) for r in traffic()]
+    f.write_text("\n".join([lines[0], "{not json", lines[1], "", "[1, 2]", lines[2]]) + "\n")
+    return f
+
+
+def test_from_file_exports_every_call_and_counts_bad_lines(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_export(parse("--from", str(recorded), "--offline")) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1
+    assert set(doc) >= {"generated_at", "window", "source", "pricing", "summary", "models",
+                        "routes", "sessions", "errors", "signals"}
+    assert doc["summary"]["requests"] == 3 and doc["summary"]["errors_5xx"] == 1
+    assert {m["model"]: m["requests"] for m in doc["models"]} == {
+        "gpt-4o-mini-2024-07-18": 2, "claude-sonnet-4": 1}
+    assert {r["route"]: r["requests"] for r in doc["routes"]} == {"code generation": 2, None: 1}
+    assert doc["errors"]["most_recent"]["status_code"] == 503
+    assert "skipped 2 bad lines" in err and f"{recorded}:2:" in err
+
+
+def test_gate_failure_exits_3_and_names_the_threshold(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "report.json"
+    code = run_export(parse("--from", str(recorded), "-o", str(out_file), "--offline",
+                            "--fail-on", "p95_latency_ms>1000", "--fail-on", "requests<1"))
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "gate failed: p95_latency_ms>1000" in err and "requests<1" not in err
+    assert json.loads(out_file.read_text())["summary"]["latency_ms"]["max"] == 3000
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--from", "x.json", "--window", "2m"], "unknown --window '2m'"),
+    (["--from", "x.json", "--fail-on", "p95>1"], "bad --fail-on"),
+    (["--from", "/nonexistent/traces.json", "--offline"], "cannot read /nonexistent"),
+    ([], "choose one input"),
+    (["--listen", "--duration", "soon"], "bad --duration"),
+])
+def test_bad_input_is_one_line_and_exit_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_export(parse(*argv)) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and fragment in err and err.count("\n") == 1
+
+
+def test_schema_is_published(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_export(parse("--schema")) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert {"schema_version", "summary", "models", "routes"} <= set(schema["properties"])
+
+
+def test_export_never_imports_textual() -> None:
+    code = ("import sys, plano_obs.export.cli, plano_obs.analytics; "
+            "assert not any(m.startswith(('textual', 'plano_obs.tui')) for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _send(port: int, req: ExportTraceServiceRequest) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        export = ch.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=ExportTraceServiceRequest.SerializeToString,
+            response_deserializer=ExportTraceServiceResponse.FromString)
+        export(req, timeout=5)
+
+
+def _wait_listening(port: int, deadline_s: float = 10) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("receiver did not start")
+
+
+def test_listen_collects_until_count_then_writes(
+    free_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "live.json"
+    args = parse("--listen", "--port", str(free_port), "--offline", "--count", "3",
+                 "--duration", "20s", "-o", str(out_file))
+    result: list[int] = []
+    t = threading.Thread(target=lambda: result.append(run_export(args)))
+    t.start()
+    _wait_listening(free_port)
+    for req in traffic():
+        _send(free_port, req)
+    t.join(timeout=20)
+    assert result == [0]
+    doc = json.loads(out_file.read_text())
+    assert doc["summary"]["requests"] == 3
+    assert doc["source"] == f"otlp-grpc://127.0.0.1:{free_port}"
+    assert "listening on" in capsys.readouterr().err
+
+
+def test_busy_port_is_one_line_and_exit_2(
+    free_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", free_port))
+        s.listen()
+        assert run_export(parse("--listen", "--port", str(free_port), "--offline")) == 2
+    err = capsys.readouterr().err
+    assert "already in use" in err and err.count("\n") == 1
