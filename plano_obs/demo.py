@@ -334,6 +334,11 @@ class DemoTraffic:
         return self.request(traces)
 
 
+def _llm_spans(req: ExportTraceServiceRequest) -> int:
+    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans
+               if any(kv.value.string_value == "plano(llm)" for kv in rs.resource.attributes))
+
+
 class DemoSender:
     """Sends demo traffic over real OTLP/gRPC to a receiver, in a background thread."""
 
@@ -370,22 +375,20 @@ class DemoSender:
                                             per_minute=self.per_minute):
                 if self._stop.is_set():
                     return
-                self._send(export, req)
+                self._send(export, req, _llm_spans(req))
             rng = random.Random(self.traffic.rng.random())
             while not self._stop.wait(rng.expovariate(self.per_minute / 60)):
                 now_ns = int(self.clock() * 1e9)
                 burst = 1 if rng.random() > 0.1 else rng.randint(2, 6)
                 self._send(export, self.traffic.request(
-                    [self.traffic.trace(now_ns) for _ in range(burst)]))
+                    [self.traffic.trace(now_ns) for _ in range(burst)]), burst)
 
-    def _send(self, export, req: ExportTraceServiceRequest) -> None:  # type: ignore[no-untyped-def]
+    def _send(self, export, req: ExportTraceServiceRequest, traces: int) -> None:  # type: ignore[no-untyped-def]
         import grpc
 
         try:
             export(req.SerializeToString(), timeout=5)
-            self.sent_traces += sum(1 for rs in req.resource_spans if
-                                    rs.resource.attributes[0].value.string_value == "plano(llm)"
-                                    for ss in rs.scope_spans for _ in ss.spans)
+            self.sent_traces += traces
         except grpc.RpcError as e:
             self.errors += 1
             self.last_error = f"{e.code().name}: {e.details()}"

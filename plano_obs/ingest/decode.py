@@ -9,6 +9,7 @@ never half-counted.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -207,6 +208,7 @@ def _status_code(attrs: Mapping[str, Any]) -> int | None:
 _NAME_RE = re.compile(r"^(?:[A-Z]+\s+)?(/\S*)\s+(\S+)(?:\s+->\s+(\S+))?")
 
 
+@functools.lru_cache(maxsize=4096)  # gateway span names repeat: one per model/alias pair
 def parse_span_name(name: str) -> tuple[str | None, str | None, str | None, bool]:
     """Split ``POST {path} {requested} -> {resolved} 🚩`` into (path, requested, resolved, flag)."""
     flagged = FLAG in name
@@ -462,21 +464,37 @@ _FromHead = SpanHead.FromString
 
 
 def _view_attrs(raw_kvs: Any) -> dict[str, Any]:
-    """Attributes from serialized KeyValues; the common short layouts are parsed inline."""
+    """Attributes from serialized KeyValues; the common short layouts are parsed inline.
+
+    KeyValue = 0x0A len key 0x12 len AnyValue; AnyValue = tag payload. Anything else (long
+    strings, arrays, odd encodings) goes through protobuf.
+    """
     attrs: dict[str, Any] = {}
     for kv in raw_kvs:
-        # KeyValue = 0x0A len key [0x12 len AnyValue]; AnyValue = tag payload.
-        n = kv[1] if len(kv) > 1 and kv[0] == 0x0A else 0x80
-        end = n + 2
-        if n < 0x80 and len(kv) > end + 3 and kv[end] == 0x12 and kv[end + 1] == len(kv) - end - 2:
-            tag = kv[end + 2]
-            if tag == 0x0A and kv[end + 3] == len(kv) - end - 4:  # short string
-                attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 4 :].decode(
-                    "utf-8", "replace")
-                continue
-            if tag == 0x18 and len(kv) == end + 4:  # one-byte int
-                attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 3]
-                continue
+        size = len(kv)
+        if size > 5 and kv[0] == 0x0A and kv[1] < 0x80:
+            end = kv[1] + 2
+            if kv[end] == 0x12 and kv[end + 1] == size - end - 2:
+                tag = kv[end + 2]
+                if tag == 0x0A:  # string_value, shorter than 128 bytes
+                    if kv[end + 3] == size - end - 4:
+                        attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 4 :].decode(
+                            "utf-8", "replace")
+                        continue
+                elif tag == 0x18:  # int_value, up to 3 varint bytes
+                    n = size - end - 3
+                    if n == 1:
+                        attrs[kv[2:end].decode("utf-8", "replace")] = kv[end + 3]
+                        continue
+                    b0 = kv[end + 3]
+                    if n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
+                        attrs[kv[2:end].decode("utf-8", "replace")] = (b0 & 0x7F) | (
+                            kv[end + 4] << 7)
+                        continue
+                    if n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
+                        attrs[kv[2:end].decode("utf-8", "replace")] = (
+                            (b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7) | (kv[end + 5] << 14))
+                        continue
         key, value = key_value(kv, _any)
         if type(value) is str and len(value) > MAX_STRING_CHARS:
             value = _bound(value)
