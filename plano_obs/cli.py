@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="show how model names resolve to prices",
         description="Resolve model names against the pricing catalog and print the rates.")
     add_pricing_arguments(pricing)
+    # A flag given before the subcommand (plano obs --port 5000 export) must survive the
+    # subcommand's own default for it.
+    shared = {a.dest for a in obs._actions if a.option_strings}
+    for sub_parser in (export, pricing):
+        for action in sub_parser._actions:
+            if action.dest in shared and action.option_strings and action.dest != "help":
+                action.default = argparse.SUPPRESS
     return parser
 
 

@@ -25,7 +25,8 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         # Reads the pricing file and Plano config now, so a bad one fails before any screen.
-        self.pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config)
+        self.pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config,
+                             offline=settings.offline)
         self.analytics = Analytics()
         self.store = Store(
             capacity_calls=settings.capacity,
@@ -51,8 +52,8 @@ class Runtime:
     def start(self) -> None:
         """Start receiving (raises PortInUseError before anything else runs), then the demo."""
         self.receiver.start()
-        if not self.settings.offline:
-            self.pricer.start_background_refresh()
+        # Offline, this only reads the disk cache; online it may fetch. Never blocks.
+        self.pricer.start_background_refresh()
         if self.settings.demo:
             host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.receiver.host
             target = f"[{host}]:{self.receiver.port}" if ":" in host else f"{host}:{self.receiver.port}"
