@@ -194,15 +194,6 @@ def _str(attrs: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _status_code(attrs: Mapping[str, Any]) -> int | None:
-    code = _int(attrs, "http.status_code")
-    if code is None:
-        code = _int(attrs, "http.response.status_code")
-    if code is not None and not 100 <= code <= 599:
-        raise _Bad(f"http.status_code: not an HTTP status: {code}")
-    return code
-
-
 # --- span name --------------------------------------------------------------------------------
 
 _NAME_RE = re.compile(r"^(?:[A-Z]+\s+)?(/\S*)\s+(\S+)(?:\s+->\s+(\S+))?")
@@ -348,30 +339,112 @@ def _is_llm(attrs: Mapping[str, Any]) -> bool:
     )
 
 
+# How each known LLM attribute is checked. One pass over the span's attributes takes the common,
+# well-typed values directly and sends anything else through the strict converters above.
+_K_STR, _K_TOKENS, _K_DURATION, _K_COST, _K_BOOL, _K_STATUS = range(6)
+_KINDS: dict[str, int] = {
+    **dict.fromkeys((
+        "llm.model", "gen_ai.response.model", "gen_ai.request.model", "model.requested",
+        "llm.provider", "gen_ai.provider.name", "gen_ai.system", "plano.route.name",
+        "plano.session_id", "gen_ai.conversation.id", "request_id", "http.request_id",
+        "error.type", "error.message", "exception.message", "routing.strategy",
+        "routing.selection_reason"), _K_STR),
+    **dict.fromkeys((
+        "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens", "llm.usage.completion_tokens",
+        "gen_ai.usage.output_tokens", "llm.usage.total_tokens", "llm.usage.cached_input_tokens",
+        "gen_ai.usage.cache_read.input_tokens", "llm.usage.cache_creation_tokens",
+        "gen_ai.usage.cache_creation.input_tokens", "llm.usage.reasoning_tokens"), _K_TOKENS),
+    **dict.fromkeys(("llm.duration_ms", "llm.time_to_first_token"), _K_DURATION),
+    **dict.fromkeys(("llm.usage.input_cost_usd", "llm.usage.output_cost_usd",
+                     "llm.usage.total_cost_usd"), _K_COST),
+    "llm.is_streaming": _K_BOOL,
+    "http.status_code": _K_STATUS,
+    "http.response.status_code": _K_STATUS,
+}
+
+
+def _status(attrs: Mapping[str, Any], key: str) -> int | None:
+    code = _int(attrs, key)
+    if code is not None and not 100 <= code <= 599:
+        raise _Bad(f"{key}: not an HTTP status: {code}")
+    return code
+
+
+_STRICT = {_K_STR: _str, _K_TOKENS: _tokens, _K_DURATION: _duration, _K_COST: _cost,
+           _K_BOOL: _bool, _K_STATUS: _status}
+
+
+def _typed(attrs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The known LLM attributes, checked and typed; and whether any ``signals.*`` key is there."""
+    typed: dict[str, Any] = {}
+    has_signals = False
+    kinds = _KINDS
+    for key, value in attrs.items():
+        kind = kinds.get(key)
+        if kind is None:
+            if key[:8] == "signals.":
+                has_signals = True
+            continue
+        if value is None:
+            continue
+        t = type(value)
+        if kind == _K_STR:
+            if t is str:
+                if value:
+                    typed[key] = value
+                continue
+        elif kind == _K_TOKENS:
+            if t is int and 0 <= value <= MAX_TOKENS:
+                typed[key] = value
+                continue
+        elif kind == _K_DURATION:
+            if (t is int or t is float) and 0 <= value <= MAX_DURATION_MS:
+                typed[key] = float(value)
+                continue
+        elif kind == _K_STATUS:
+            if t is int and 100 <= value <= 599:
+                typed[key] = value
+                continue
+        elif kind == _K_BOOL:
+            if t is bool:
+                typed[key] = value
+                continue
+        converted = _STRICT[kind](attrs, key)
+        if converted is not None:
+            typed[key] = converted
+    return typed, has_signals
+
+
+def _either(typed: dict[str, Any], key: str, fallback: str) -> Any:
+    value = typed.get(key)
+    return typed.get(fallback) if value is None else value
+
+
 def _llm_call(sp: Any, attrs: dict[str, Any], service: str | None, ids: tuple) -> LLMCall:
     trace_id, span_id, parent = ids
+    typed, has_signals = _typed(attrs)
+    g = typed.get
     name = _bound(sp.name, MAX_NAME_CHARS)
     api_path, name_requested, name_resolved, flagged = parse_span_name(name)
     events: list[SignalEvent] = []
     ttft_event_ms: float | None = None
+    start = sp.start_time_unix_nano
+    end = sp.end_time_unix_nano or start
     for ev in sp.events:
         if ev.name.startswith("signal."):
             events.append(_signal_event(ev))
-        elif ev.name == "llm.time_to_first_token" and ev.time_unix_nano >= sp.start_time_unix_nano:
-            ttft_event_ms = (ev.time_unix_nano - sp.start_time_unix_nano) / 1e6
-    model = _str(attrs, "llm.model", "gen_ai.response.model", "gen_ai.request.model")
-    requested = _str(attrs, "model.requested", "gen_ai.request.model") or name_requested
-    start, end = sp.start_time_unix_nano, sp.end_time_unix_nano or sp.start_time_unix_nano
-    duration = _duration(attrs, "llm.duration_ms")
+        elif ev.name == "llm.time_to_first_token" and ev.time_unix_nano >= start:
+            ttft_event_ms = (ev.time_unix_nano - start) / 1e6
+    duration = g("llm.duration_ms")
     if duration is None and end > start:
         duration = (end - start) / 1e6
-    ttft = _duration(attrs, "llm.time_to_first_token")
+    ttft = g("llm.time_to_first_token")
     status = sp.status
     span_status = _STATUS.get(status.code, "unset")
-    error_type = _str(attrs, "error.type")
-    error_message = _str(attrs, "error.message", "exception.message")
-    if error_message is None and span_status == "error" and status.message:
-        error_message = _bound(status.message)
+    status_message = _bound(status.message) if status.message else None
+    error_message = g("error.message") or g("exception.message")
+    if error_message is None and span_status == "error":
+        error_message = status_message
     return LLMCall(
         trace_id=trace_id,
         span_id=span_id,
@@ -380,40 +453,39 @@ def _llm_call(sp: Any, attrs: dict[str, Any], service: str | None, ids: tuple) -
         service=service,
         start_ns=start,
         end_ns=end,
-        request_id=_str(attrs, "request_id", "http.request_id") or span_id,
-        model=model or name_resolved,
-        model_requested=requested,
-        provider=_str(attrs, "llm.provider", "gen_ai.provider.name", "gen_ai.system") or service,
+        request_id=g("request_id") or g("http.request_id") or span_id,
+        model=(g("llm.model") or g("gen_ai.response.model") or g("gen_ai.request.model")
+               or name_resolved),
+        model_requested=g("model.requested") or g("gen_ai.request.model") or name_requested,
+        provider=(g("llm.provider") or g("gen_ai.provider.name") or g("gen_ai.system")
+                  or service),
         api_path=api_path,
-        route=_str(attrs, "plano.route.name"),
-        session_id=_str(attrs, "plano.session_id", "gen_ai.conversation.id"),
-        is_streaming=_bool(attrs, "llm.is_streaming"),
-        status_code=_status_code(attrs),
+        route=g("plano.route.name"),
+        session_id=g("plano.session_id") or g("gen_ai.conversation.id"),
+        is_streaming=g("llm.is_streaming"),
+        status_code=_either(typed, "http.status_code", "http.response.status_code"),
         duration_ms=duration,
         ttft_ms=ttft if ttft is not None else ttft_event_ms,
-        prompt_tokens=_tokens(attrs, "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
-        completion_tokens=_tokens(
-            attrs, "llm.usage.completion_tokens", "gen_ai.usage.output_tokens"
-        ),
-        total_tokens=_tokens(attrs, "llm.usage.total_tokens"),
-        cached_input_tokens=_tokens(
-            attrs, "llm.usage.cached_input_tokens", "gen_ai.usage.cache_read.input_tokens"
-        ),
-        cache_creation_tokens=_tokens(
-            attrs, "llm.usage.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens"
-        ),
-        reasoning_tokens=_tokens(attrs, "llm.usage.reasoning_tokens"),
-        gateway_input_cost_usd=_cost(attrs, "llm.usage.input_cost_usd"),
-        gateway_output_cost_usd=_cost(attrs, "llm.usage.output_cost_usd"),
-        gateway_total_cost_usd=_cost(attrs, "llm.usage.total_cost_usd"),
+        prompt_tokens=_either(typed, "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
+        completion_tokens=_either(
+            typed, "llm.usage.completion_tokens", "gen_ai.usage.output_tokens"),
+        total_tokens=g("llm.usage.total_tokens"),
+        cached_input_tokens=_either(
+            typed, "llm.usage.cached_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
+        cache_creation_tokens=_either(
+            typed, "llm.usage.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens"),
+        reasoning_tokens=g("llm.usage.reasoning_tokens"),
+        gateway_input_cost_usd=g("llm.usage.input_cost_usd"),
+        gateway_output_cost_usd=g("llm.usage.output_cost_usd"),
+        gateway_total_cost_usd=g("llm.usage.total_cost_usd"),
         span_status=span_status,
-        span_status_message=_bound(status.message) if status.message else None,
-        error_type=error_type,
+        span_status_message=status_message,
+        error_type=g("error.type"),
         error_message=error_message,
-        routing_strategy=_str(attrs, "routing.strategy"),
-        selection_reason=_str(attrs, "routing.selection_reason"),
+        routing_strategy=g("routing.strategy"),
+        selection_reason=g("routing.selection_reason"),
         flagged=flagged,
-        signals=_signals(attrs, events),
+        signals=_signals(attrs, events) if has_signals or events else None,
         attributes=attrs,
     )
 
