@@ -265,22 +265,21 @@ class DemoTraffic:
                     events: list[trace_pb2.Span.Event]) -> list[KeyValue]:
         rng = self.rng
         quality = rng.choice(("poor", "poor", "severe", "neutral"))
+        # One event per detected instance: 1-3 instances, each of its own leaf type.
         fired = rng.sample(_FLAG_TYPES, rng.randint(1, 3))
         by_category: dict[str, int] = {}
-        for leaf in fired:
+        for i, leaf in enumerate(fired):
             category = leaf.rsplit(".", 1)[0]
-            n = rng.randint(1, 4)
-            by_category[category] = by_category.get(category, 0) + n
-            for i in range(min(n, 2)):
-                meta = {"turn": rng.randint(1, turns), "matched_rule": leaf.rsplit(".", 1)[1]}
-                events.append(trace_pb2.Span.Event(
-                    name=f"signal.{leaf}",
-                    time_unix_nano=start_ns + (end_ns - start_ns) * (i + 1) // 4,
-                    attributes=[_kv("signal.type", leaf),
-                                _kv("signal.message_index", rng.randint(0, max(0, turns * 2 - 1))),
-                                _kv("signal.confidence", round(rng.uniform(0.55, 0.99), 2)),
-                                _kv("signal.snippet", _SNIPPETS[leaf]),
-                                _kv("signal.metadata", json.dumps(meta))]))
+            by_category[category] = by_category.get(category, 0) + 1
+            meta = {"turn": rng.randint(1, turns), "matched_rule": leaf.rsplit(".", 1)[1]}
+            events.append(trace_pb2.Span.Event(
+                name=f"signal.{leaf}",
+                time_unix_nano=start_ns + (end_ns - start_ns) * (i + 1) // 4,
+                attributes=[_kv("signal.type", leaf),
+                            _kv("signal.message_index", rng.randint(0, max(0, turns * 2 - 1))),
+                            _kv("signal.confidence", round(rng.uniform(0.55, 0.99), 2)),
+                            _kv("signal.snippet", _SNIPPETS[leaf]),
+                            _kv("signal.metadata", json.dumps(meta))]))
         score = {"severe": rng.randint(5, 25), "poor": rng.randint(25, 45),
                  "neutral": rng.randint(45, 60)}[quality]
         attrs = [_kv("signals.quality", quality.capitalize() if rng.random() < 0.3 else quality),
