@@ -166,7 +166,9 @@ class DemoTraffic:
             ("o3", "gpt-4.1")) else 0
         lo, hi = model.latency_ms
         latency_ms = int(rng.uniform(lo, hi)) if not failed else int(rng.uniform(20, lo))
-        ttft_ms = int(rng.uniform(0.1, 0.35) * latency_ms) + 40 if streaming and not failed else None
+        ttft_ms = None
+        if streaming and not failed:
+            ttft_ms = int(rng.uniform(0.1, 0.35) * latency_ms) + 40
         session = self._session()
         start_ns = end_ns - latency_ms * 1_000_000 - 6_000_000
         flagged = (not failed) and rng.random() < self.flag_rate

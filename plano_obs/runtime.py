@@ -55,8 +55,10 @@ class Runtime:
         # Offline, this only reads the disk cache; online it may fetch. Never blocks.
         self.pricer.start_background_refresh()
         if self.settings.demo:
-            host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.receiver.host
-            target = f"[{host}]:{self.receiver.port}" if ":" in host else f"{host}:{self.receiver.port}"
+            wildcard = self.settings.host in ("0.0.0.0", "::", "")
+            host = "127.0.0.1" if wildcard else self.receiver.host
+            target = f"[{host}]" if ":" in host else host
+            target += f":{self.receiver.port}"
             self.demo = DemoSender(target, seed=self.settings.seed,
                                    per_minute=self.settings.demo_rate, clock=self.clock)
             self.demo.start()

@@ -7,7 +7,6 @@ import math
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from otlp_fixtures import T0, event, llm_attrs, request, span
 from plano_obs.ingest.decode import (
     FLAG,
     MAX_STRING_CHARS,
@@ -16,6 +15,8 @@ from plano_obs.ingest.decode import (
     decode_request,
     parse_span_name,
 )
+
+from otlp_fixtures import T0, event, llm_attrs, request, span
 
 
 def one_call(attrs, **kw):
@@ -88,8 +89,8 @@ def test_absent_fields_stay_unknown_not_zero():
 
 
 def test_model_requested_and_resolved_come_from_the_span_name_when_attributes_lack_them():
-    call = one_call({"llm.model": "claude-sonnet-4-20250514"},
-                    name="POST /v1/messages router:software-engineering -> claude-sonnet-4-20250514")
+    name = "POST /v1/messages router:software-engineering -> claude-sonnet-4-20250514"
+    call = one_call({"llm.model": "claude-sonnet-4-20250514"}, name=name)
     assert call.model_requested == "router:software-engineering"
     assert call.api_path == "/v1/messages"
 

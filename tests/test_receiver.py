@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import socket
 import subprocess
 import sys
@@ -10,17 +9,18 @@ import threading
 
 import grpc
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
 
-from otlp_fixtures import llm_attrs, request, span
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.receiver import EXPORT_METHOD, PortInUseError, Receiver
 from plano_obs.ingest.store import Store
+
+from otlp_fixtures import llm_attrs, request, span
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import threading
 
 import pytest
 
-from otlp_fixtures import T0, llm_attrs, request, span
 from plano_obs.ingest.decode import FLAG, decode_request
 from plano_obs.ingest.store import Store
 from plano_obs.model import CallCost
+
+from otlp_fixtures import T0, llm_attrs, request, span
 
 
 def trace(i: int, *, flagged=False, status=200):

@@ -1,10 +1,10 @@
 """Lean protobuf views of OTLP trace requests, for the ingest hot path.
 
-``ExportTraceServiceRequest`` parsed with the full schema turns every attribute of every span
-into Python objects. Most spans of a gateway trace are context (inbound, routing, agent), so the
-receiver parses the request with a view in which each span is left as raw bytes, tests those bytes
-for the LLM model keys, and parses only LLM spans in full. Context spans are parsed with a view
-that has no attributes; their attributes are decoded later, when the drilldown asks.
+Parsing ``ExportTraceServiceRequest`` with the full schema turns every attribute of every span into
+Python objects. Most spans of a gateway trace are context (inbound, routing, agent), so the receiver
+parses the request with a view in which each span is raw bytes, tests those bytes for the LLM model
+keys, and reads a span's attributes (kept as serialized KeyValues) only for LLM spans. A context
+span's attributes are decoded later, when the drilldown asks.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _build() -> tuple[type, type]:
     scope = fdp.message_type.add(name="ScopeSpansView")
     _field(scope, "spans", 2, _F.TYPE_BYTES, repeated=True)
     rs = fdp.message_type.add(name="ResourceSpansView")
-    _field(rs, "resource", 1, _F.TYPE_MESSAGE, type_name=".opentelemetry.proto.resource.v1.Resource")
+    _field(rs, "resource", 1, _F.TYPE_MESSAGE,
+           type_name=".opentelemetry.proto.resource.v1.Resource")
     _field(rs, "scope_spans", 2, _F.TYPE_MESSAGE, repeated=True,
            type_name=".plano_obs.wire.ScopeSpansView")
     req = fdp.message_type.add(name="ExportView")

@@ -652,7 +652,7 @@ def _hex_ids_to_base64(obj: Any) -> Any:
 
 
 def decode_otlp_json(obj: Mapping[str, Any]) -> DecodeResult:
-    """Decode one ``ExportTraceServiceRequest`` in OTLP/JSON (the Collector file exporter's lines)."""
+    """Decode one OTLP/JSON ``ExportTraceServiceRequest`` (a Collector file-exporter line)."""
     if not isinstance(obj, Mapping):
         raise ValueError("expected a JSON object with resourceSpans")
     msg = ExportTraceServiceRequest()
