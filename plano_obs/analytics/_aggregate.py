@@ -109,12 +109,27 @@ class Stats:
         if call.flagged:
             self.flagged += 1
         tokens, known = self.tokens, self.tokens_known
-        for i, n in enumerate((call.prompt_tokens, call.completion_tokens,
-                               call.cached_input_tokens, call.cache_creation_tokens,
-                               call.reasoning_tokens)):
-            if n is not None:
-                tokens[i] += n
-                known[i] += 1
+        # Unrolled: this runs for every call in several aggregates.
+        n = call.prompt_tokens
+        if n is not None:
+            tokens[0] += n
+            known[0] += 1
+        n = call.completion_tokens
+        if n is not None:
+            tokens[1] += n
+            known[1] += 1
+        n = call.cached_input_tokens
+        if n is not None:
+            tokens[2] += n
+            known[2] += 1
+        n = call.cache_creation_tokens
+        if n is not None:
+            tokens[3] += n
+            known[3] += 1
+        n = call.reasoning_tokens
+        if n is not None:
+            tokens[4] += n
+            known[4] += 1
         if f.cost_usd is None:
             self.unpriced += 1
         else:
