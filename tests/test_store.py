@@ -147,3 +147,11 @@ def test_trace_decodes_context_span_attributes_on_demand():
 def test_capacities_must_be_positive():
     with pytest.raises(ValueError):
         Store(capacity_calls=0)
+
+
+def test_duplicate_detection_is_bounded_and_forgets_the_oldest_first():
+    store = Store(dedup_capacity=10)
+    for i in range(20):  # 40 spans: only the last 10 keys are remembered
+        store.ingest(trace(i))
+    assert store.ingest(trace(19)) == 0  # recent: a retry
+    assert store.ingest(trace(0)) == 1  # long gone from the window: counted again

@@ -78,7 +78,9 @@ class Store:
     def _reset(self) -> None:
         self._calls: deque[LLMCall] = deque()
         self._by_key: dict[tuple[str, str], LLMCall] = {}
-        self._seen: dict[str, None] = {}  # insertion-ordered set of trace_id+span_id
+        # Span keys (trace_id+span_id) seen lately, for dropping exporter retries; oldest first.
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
         self._traces: OrderedDict[str, list[SpanRecord]] = OrderedDict()
         self._kept: OrderedDict[str, list[SpanRecord]] = OrderedDict()
         self._important: set[str] = set()  # trace ids with a flagged or failed call
@@ -105,7 +107,7 @@ class Store:
         new_calls = 0
         with self.lock:
             stats = self._stats
-            seen = self._seen
+            seen, seen_order = self._seen, self._seen_order
             stats["received_spans"] += len(result.spans) + len(result.rejected)
             if result.rejected:
                 stats["rejected_spans"] += len(result.rejected)
@@ -117,15 +119,16 @@ class Store:
                 if key in seen:
                     stats["duplicate_spans"] += 1
                     continue
-                seen[key] = None
+                seen.add(key)
+                seen_order.append(key)
                 stats["accepted_spans"] += 1
                 if span.is_llm:
                     call = calls_by_key[(span.trace_id, span.span_id)]
                     self._add_call(call)
                     new_calls += 1
                 self._add_span(span)
-            while len(seen) > self.dedup_capacity:
-                del seen[next(iter(seen))]
+            while len(seen_order) > self.dedup_capacity:
+                seen.discard(seen_order.popleft())
         if new_calls or result.rejected:
             self._notify()
         return new_calls
