@@ -1,0 +1,53 @@
+"""``plano obs export --listen`` as a user runs it: a process, real traffic, then SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import grpc
+
+from plano_obs.demo import EXPORT_METHOD, DemoTraffic
+from plano_obs.ingest.decode import decode_request
+
+END_NS = 1_790_000_000 * 10**9
+
+
+def test_sigterm_writes_the_document_and_nothing_is_lost(free_port, tmp_path):
+    out = tmp_path / "rollups.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plano_obs", "export", "--listen", "--port", str(free_port),
+         "--offline", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{free_port}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        export = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+                                     response_deserializer=None)
+        sent = []
+        for req in DemoTraffic(9).history(end_ns=END_NS, minutes=3, per_minute=120):
+            export(req.SerializeToString(), timeout=10)
+            sent.extend(decode_request(req).calls)
+        channel.close()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert stdout == ""  # the document went to the file; progress to stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == 1
+    assert doc["summary"]["requests"] == len(sent)
+    by_model = Counter(c.model for c in sent)
+    assert {m["model"]: m["requests"] for m in doc["models"]} == by_model
+    by_route = Counter(c.route for c in sent)
+    assert {r["route"]: r["requests"] for r in doc["routes"]} == by_route
+    assert doc["summary"]["errors"] == sum(c.is_error for c in sent)
+    assert doc["summary"]["flagged"] == sum(c.flagged for c in sent)
+    assert doc["summary"]["input_tokens"] == sum(c.prompt_tokens or 0 for c in sent)
