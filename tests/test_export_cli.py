@@ -19,9 +19,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from otlp_fixtures import llm_attrs, request, span
 
 from plano_obs.export.cli import add_export_arguments, run_export
+
+from otlp_fixtures import llm_attrs, request, span
 
 
 def parse(*argv: str) -> argparse.Namespace:

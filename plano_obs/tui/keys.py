@@ -1,0 +1,14 @@
+"""Keys every screen offers, listed first so the footer shows them even on narrow terminals."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+__all__ = ["GLOBAL_KEYS", "GLOBAL_KEY_IDS"]
+
+GLOBAL_KEYS = [
+    Binding("question_mark", "app.help", "Help", key_display="?", id="help",
+            tooltip="Every key and what each panel shows"),
+    Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit plano obs"),
+]
+GLOBAL_KEY_IDS = frozenset(b.id for b in GLOBAL_KEYS)

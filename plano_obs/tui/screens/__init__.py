@@ -1,0 +1,1 @@
+"""The console's screens: main, call detail, session, help and confirm."""

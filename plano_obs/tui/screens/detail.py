@@ -1,0 +1,395 @@
+"""One call in full: facts, cost line by line, signals, signal events and the trace's span tree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from plano_obs.model import LLMCall, SpanRecord
+from plano_obs.tui.context import Context
+from plano_obs.tui.keys import GLOBAL_KEYS
+from plano_obs.tui.text import (
+    DASH,
+    age,
+    clean,
+    count,
+    model_text,
+    ms,
+    safe,
+    status_text,
+    tokens_per_second,
+    usd,
+)
+from plano_obs.tui.view import split_key
+from plano_obs.tui.widgets.flagged import QUALITY_STYLES
+
+_BAR_WIDTH = 28
+_SEVERITY = {0: "none", 1: "1–2", 2: "3–4", 3: "5+"}
+
+
+def _label(text: str) -> Text:
+    return Text(text, style="dim")
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def facts_view(call: LLMCall, now: float) -> RenderableType:
+    """The call's identity, model, route, status, tokens and timing."""
+    g = _grid()
+    end = datetime.fromtimestamp(call.end_ns / 1e9, UTC)
+    g.add_row(_label("request"), safe(call.request_id, "bold", 80))
+    g.add_row(_label("time"), Text(f"{end:%Y-%m-%d %H:%M:%S} UTC ({age(end, now)} ago)"))
+    g.add_row(_label("model"), model_text(call, 80))
+    api = Text(clean(call.provider or "unknown provider", 40))
+    api.append(f" · {clean(call.api_path or 'unknown API', 40)}")
+    if call.is_streaming is not None:
+        api.append(" · streaming" if call.is_streaming else " · not streaming")
+    g.add_row(_label("provider"), api)
+    route = safe(call.route or "(direct: the client named the model)", "", 60)
+    if call.routing_strategy:
+        route.append(f" · {clean(call.routing_strategy, 30)}", style="dim")
+    if call.selection_reason:
+        route.append(f" · {clean(call.selection_reason, 80)}", style="dim")
+    g.add_row(_label("route"), route)
+    g.add_row(_label("session"), safe(call.session_id, "", 80))
+    status = status_text(call.status_code, reason=True)
+    status.append(f" · span {clean(call.span_status, 10)}", style="dim")
+    if call.span_status_message:
+        status.append(f": {clean(call.span_status_message, 120)}", style="dim")
+    g.add_row(_label("status"), status)
+    if call.error_type or call.error_message:
+        err = Text(style="red")
+        if call.error_type:
+            err.append(f"{clean(call.error_type, 60)}: ", style="bold red")
+        err.append(clean(call.error_message or "", 500))
+        g.add_row(_label("error"), err)
+    g.add_row(_label("tokens"), Text(
+        f"in {count(call.prompt_tokens)} · cached {count(call.cached_input_tokens)}"
+        f" · cache write {count(call.cache_creation_tokens)}"
+        f" · out {count(call.completion_tokens)} · reasoning {count(call.reasoning_tokens)}"
+        f" · total {count(call.total_tokens)}"))
+    tps = tokens_per_second(call)
+    g.add_row(_label("timing"), Text(
+        f"TTFT {ms(call.ttft_ms)} · latency {ms(call.duration_ms)}"
+        f" · {DASH if tps is None else f'{tps:.0f}'} tok/s"))
+    g.add_row(_label("trace"), Text(f"{clean(call.trace_id, 64)} / span {clean(call.span_id, 32)}",
+                                    style="dim"))
+    return g
+
+
+def _rate(usd_per_million: float) -> str:
+    return f"${usd_per_million:,.2f}" if usd_per_million >= 0.01 else f"${usd_per_million:.4g}"
+
+
+def cost_view(call: LLMCall) -> RenderableType:
+    """Each token kind times its rate, the total, and where the price came from."""
+    cost = call.cost
+    if cost is None or (cost.cost_usd is None and not cost.lines):
+        return Text(f"No price known for {clean(call.model, 60)}: its cost counts as unknown (—)"
+                    ", never as $0.", style="yellow")
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
+    table.add_column("kind")
+    table.add_column("tokens", justify="right")
+    table.add_column("× $/M tokens", justify="right")
+    table.add_column("cost", justify="right")
+    for line in cost.lines:
+        table.add_row(Text(clean(line.kind, 30)), Text(count(line.tokens)),
+                      Text(_rate(line.usd_per_million)), Text(usd(line.cost_usd)))
+    table.add_row(Text("total", style="bold"), Text(""), Text(""),
+                  Text(usd(cost.cost_usd), style="bold green"))
+    source = Text()
+    source.append("source ", style="dim")
+    source.append(clean(cost.source, 20), style="bold")
+    for part in (cost.catalog_entry, cost.pricing_source):
+        if part:
+            source.append(f" · {clean(part, 60)}")
+    parts: list[RenderableType] = [table, source]
+    if cost.gateway_cost_usd is not None:
+        gw = Text(f"gateway {usd(cost.gateway_cost_usd)} · catalog {usd(cost.catalog_cost_usd)}")
+        if cost.drift:
+            gw.append("  differ by more than 5%", style="bold yellow")
+        parts.append(gw)
+    return Group(*parts)
+
+
+def signals_view(call: LLMCall) -> RenderableType:
+    """Quality, score, turns, efficiency, and each category's count and severity."""
+    s = call.signals
+    if s is None:
+        return Text("No signal analysis on this call.", style="dim")
+    head = Text()
+    head.append("quality ", style="dim")
+    head.append(clean(s.quality or "unknown", 20), style=QUALITY_STYLES.get(s.quality or "", ""))
+    head.append("  score ", style="dim")
+    head.append(DASH if s.quality_score is None else f"{s.quality_score:.0f}/100")
+    head.append("  turns ", style="dim")
+    head.append(count(s.turn_count))
+    head.append("  efficiency ", style="dim")
+    head.append(DASH if s.efficiency_score is None else f"{s.efficiency_score:.2f}")
+    if call.flagged:
+        head.append("  🚩 flagged by the gateway", style="bold magenta")
+    if not s.categories:
+        return Group(head, Text("No category fired.", style="dim"))
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
+    table.add_column("category")
+    table.add_column("count", justify="right")
+    table.add_column("severity")
+    for name, (n, severity) in sorted(s.categories.items(), key=lambda kv: -(kv[1][1] or 0)):
+        sev = severity or 0
+        style = "bold red" if sev >= 3 else "yellow" if sev >= 2 else ""
+        table.add_row(Text(clean(name, 60)), Text(count(n)),
+                      Text(f"{'●' * sev}{'○' * (3 - sev)} {_SEVERITY.get(sev, str(sev))}"
+                           if severity is not None else DASH, style=style))
+    return Group(head, table)
+
+
+def _metadata(raw: str | None) -> Text:
+    if not raw:
+        return Text(DASH, style="dim")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return Text(clean(raw, 300))
+    flat = json.dumps(value, ensure_ascii=False)
+    if len(flat) <= 60:
+        return Text(clean(flat, 60))
+    lines = json.dumps(value, indent=2, ensure_ascii=False).splitlines()
+    return Text("\n").join(Text(clean(line, 120)) for line in lines[:40])
+
+
+def events_view(call: LLMCall) -> RenderableType:
+    """The signal events: type, message index, confidence, snippet and metadata."""
+    events = call.signals.events if call.signals is not None else []
+    if not events:
+        return Text("No signal events.", style="dim")
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
+    table.add_column("type", no_wrap=True, overflow="ellipsis", max_width=48)
+    table.add_column("msg", justify="right", no_wrap=True)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("snippet", ratio=1)
+    table.add_column("metadata", ratio=1)
+    for ev in events:
+        table.add_row(
+            Text(clean(ev.type or ev.name, 80)),
+            Text(count(ev.message_index)),
+            Text(DASH if ev.confidence is None else f"{ev.confidence:.2f}"),
+            Text(clean(ev.snippet, 300), style="italic"),
+            _metadata(ev.metadata),
+        )
+    return table
+
+
+def _tree_order(spans: Sequence[SpanRecord]) -> list[tuple[SpanRecord, str]]:
+    """Spans depth-first in start order, each with its tree-guide prefix."""
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[SpanRecord]] = {}
+    for s in spans:
+        parent = s.parent_span_id if s.parent_span_id in ids else None
+        children.setdefault(parent, []).append(s)
+    out: list[tuple[SpanRecord, str]] = []
+
+    def walk(parent: str | None, indent: str) -> None:
+        kids = sorted(children.get(parent, []), key=lambda s: s.start_ns)
+        for i, span in enumerate(kids):
+            last = i == len(kids) - 1
+            guide = "" if parent is None else indent + ("└─ " if last else "├─ ")
+            out.append((span, guide))
+            if span.span_id != parent:  # a span that names itself as parent is not walked twice
+                walk(span.span_id, "" if parent is None else indent + ("   " if last else "│  "))
+
+    walk(None, "")
+    return out
+
+
+def _bar(span: SpanRecord, start_ns: int, total_ns: int) -> Text:
+    left = int((span.start_ns - start_ns) / total_ns * _BAR_WIDTH) if total_ns else 0
+    width = max(1, round(max(0, span.end_ns - span.start_ns) / total_ns * _BAR_WIDTH)
+                ) if total_ns else _BAR_WIDTH
+    left = min(left, _BAR_WIDTH - 1)
+    width = min(width, _BAR_WIDTH - left)
+    style = "red" if span.status == "error" else "magenta" if span.is_llm else "cyan"
+    bar = Text("·" * left, style="dim")
+    bar.append("█" * width, style=style)
+    bar.append("·" * (_BAR_WIDTH - left - width), style="dim")
+    return bar
+
+
+def spans_view(spans: Sequence[SpanRecord], selected_span_id: str) -> RenderableType:
+    """The whole trace as a tree with service, duration bars and status."""
+    if not spans:
+        return Text("No spans of this trace are held any more.", style="dim")
+    start_ns = min(s.start_ns for s in spans)
+    total_ns = max(s.end_ns for s in spans) - start_ns
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
+    table.add_column("span", ratio=1, no_wrap=True, overflow="ellipsis", min_width=20)
+    table.add_column("service", no_wrap=True, min_width=14)
+    table.add_column("duration", justify="right", no_wrap=True, min_width=8)
+    table.add_column("timeline", no_wrap=True, width=_BAR_WIDTH)
+    table.add_column("status", no_wrap=True, min_width=5)
+    for span, guide in _tree_order(spans):
+        name = Text(guide, style="dim")
+        mine = span.span_id == selected_span_id
+        if mine:
+            name.append("▶ ", style="bold magenta")
+        name.append(clean(span.name, 120), style="bold" if mine else "")
+        status = Text(clean(span.status, 10),
+                      style="red" if span.status == "error" else "green"
+                      if span.status == "ok" else "dim")
+        if span.status_message:
+            status.append(f" {clean(span.status_message, 60)}", style="red")
+        table.add_row(name, safe(span.service, "dim", 24), Text(ms(span.duration_ms)),
+                      _bar(span, start_ns, total_ns), status)
+    return table
+
+
+def trace_json(call: LLMCall | None, spans: Sequence[SpanRecord]) -> str:
+    """The call and every held span of its trace as indented JSON."""
+    def span_dict(s: SpanRecord) -> dict[str, Any]:
+        d = asdict(s)
+        d.pop("raw", None)
+        d["events"] = [{"time_ns": t, "name": n, "attributes": a} for t, n, a in s.events]
+        return d
+
+    doc = {"call": asdict(call) if call is not None else None,
+           "spans": [span_dict(s) for s in spans]}
+    return json.dumps(doc, indent=2, default=str, ensure_ascii=False)
+
+
+class DetailScreen(Screen[None]):
+    """A call's detail; ``n``/``p`` walk the flagged calls without leaving it."""
+
+    BINDINGS = [
+        *GLOBAL_KEYS,
+        Binding("escape", "back", "Back", tooltip="Return to where you were", id="back"),
+        Binding("n", "step(1)", "Next 🚩", tooltip="Open the next flagged call",
+                id="next_flagged"),
+        Binding("p", "step(-1)", "Prev 🚩", tooltip="Open the previous flagged call",
+                id="previous_flagged"),
+        Binding("t", "session", "Session", tooltip="Every turn of this call's session",
+                id="session"),
+        Binding("x", "export_trace", "Export trace",
+                tooltip="Write this trace (call and spans) as JSON to a file", id="export_trace"),
+    ]
+
+    def __init__(self, ctx: Context, key: str, flagged: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.key = key
+        self.flagged = list(flagged)
+        self.call: LLMCall | None = None
+        self.spans: list[SpanRecord] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        with VerticalScroll(id="detail-body"):
+            with Horizontal(id="detail-top"):
+                yield Static(id="detail-facts", classes="panel")
+                yield Static(id="detail-cost", classes="panel")
+            yield Static(id="detail-signals", classes="panel")
+            yield Static(id="detail-events", classes="panel")
+            yield Static(id="detail-spans", classes="panel")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        for pid, title in (("facts", "Call"), ("cost", "Cost breakdown"),
+                           ("signals", "Signals"), ("events", "Signal events"),
+                           ("spans", "Trace")):
+            self.query_one(f"#detail-{pid}").border_title = title
+        self.show_call(self.key)
+        self.query_one("#detail-body").focus()
+
+    def show_call(self, key: str) -> None:
+        """Show the call with row key ``key`` (the trace even if the call was evicted)."""
+        self.key = key
+        trace_id, span_id = split_key(key)
+        store = self.ctx.runtime.store
+        self.call = store.get_call(trace_id, span_id)
+        self.spans = store.trace(trace_id)
+        now = self.ctx.clock()
+        title = Text(no_wrap=True, overflow="ellipsis")
+        call = self.call
+        if call is not None and call.flagged:
+            title.append("🚩 ")
+        title.append("Call ", style="bold")
+        title.append(clean(call.request_id if call else span_id, 60), style="bold")
+        if call is not None:
+            title.append(" · ")
+            title.append_text(model_text(call, 60))
+            title.append(" · ")
+            title.append_text(status_text(call.status_code, reason=True))
+        position = self._position()
+        if position is not None:
+            title.append(f"   flagged {position + 1} of {len(self.flagged)}", style="magenta")
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one("#detail-spans", Static).update(spans_view(self.spans, span_id))
+        if call is None:
+            gone = Text("This call is no longer held (evicted); its spans are below if kept.",
+                        style="yellow")
+            for pid in ("facts", "cost", "signals", "events"):
+                self.query_one(f"#detail-{pid}", Static).update(gone if pid == "facts" else "")
+        else:
+            self.query_one("#detail-facts", Static).update(facts_view(call, now))
+            self.query_one("#detail-cost", Static).update(cost_view(call))
+            self.query_one("#detail-signals", Static).update(signals_view(call))
+            self.query_one("#detail-events", Static).update(events_view(call))
+        self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+        self.refresh_bindings()
+
+    def _position(self) -> int | None:
+        try:
+            return self.flagged.index(self.key)
+        except ValueError:
+            return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "step":
+            return bool(self.flagged)
+        if action == "session":
+            return self.call is not None and self.call.session_id is not None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_step(self, delta: int) -> None:
+        """Open the next (``delta`` 1) or previous (-1) flagged call."""
+        position = self._position()
+        if position is None:
+            target = 0 if delta > 0 else len(self.flagged) - 1
+        else:
+            target = position + delta
+        if not 0 <= target < len(self.flagged):
+            self.notify("No more flagged calls that way.", timeout=2)
+            return
+        self.show_call(self.flagged[target])
+
+    def action_session(self) -> None:
+        from plano_obs.tui.screens.session import SessionScreen
+
+        if self.call is not None and self.call.session_id is not None:
+            self.app.push_screen(SessionScreen(self.ctx, self.call.session_id, self.flagged))
+
+    def action_export_trace(self) -> None:
+        trace_id = split_key(self.key)[0]
+        stem = "".join(ch for ch in trace_id[:16] if ch.isalnum()) or "unknown"
+        path = self.ctx.write_json(f"plano-obs-trace-{stem}",
+                                   trace_json(self.call, self.spans))
+        self.notify(f"Trace written to {path}", title="Exported")
+

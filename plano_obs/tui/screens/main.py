@@ -1,0 +1,291 @@
+"""The live console: header, error banner, summary, trends, flagged, rollups and recent calls."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from plano_obs.settings import WINDOWS
+from plano_obs.tui.context import Context
+from plano_obs.tui.keys import GLOBAL_KEYS
+from plano_obs.tui.screens.confirm import ConfirmScreen
+from plano_obs.tui.screens.detail import DetailScreen
+from plano_obs.tui.screens.session import SessionScreen
+from plano_obs.tui.view import SORTS, Frame, ViewState, call_key, split_key, take_frame
+from plano_obs.tui.widgets.empty import EmptyState
+from plano_obs.tui.widgets.error_banner import ErrorBanner
+from plano_obs.tui.widgets.flagged import FlaggedTable
+from plano_obs.tui.widgets.latest import LatestCall
+from plano_obs.tui.widgets.models import ModelTable
+from plano_obs.tui.widgets.recent import RecentTable
+from plano_obs.tui.widgets.routes import RouteTable
+from plano_obs.tui.widgets.status import StatusLine
+from plano_obs.tui.widgets.totals import WindowTotals
+from plano_obs.tui.widgets.trends import Trends
+
+#: Redraw at least this often (seconds) so ages and sliding windows move without traffic.
+_IDLE_REDRAW_S = 1.0
+
+
+class StoreChanged(Message):
+    """New data was ingested; a burst of these collapses into one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+class MainScreen(Screen[None]):
+    """Everything at a glance; ``enter`` drills into a call."""
+
+    AUTO_FOCUS = ""  # focus is set in draw(), without scrolling
+    BINDINGS = [
+        *GLOBAL_KEYS,
+        Binding("f", "only('flagged')", "Flagged", id="flagged_only",
+                tooltip="Recent calls: show only flagged calls (again: show all)"),
+        Binding("e", "only('errors')", "Errors", id="errors_only",
+                tooltip="Recent calls and flagged: show only errors (again: show all)"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter",
+                tooltip="Filter calls by model, route or session text"),
+        Binding("w", "cycle_window", "Window", id="window",
+                tooltip="Cycle the time window: all, 1m, 5m, 15m, 1h"),
+        Binding("s", "cycle_sort", "Sort", id="sort",
+                tooltip="Sort models and routes by requests, cost, p95 latency, errors, flags"),
+        Binding("p", "toggle_pause", "Pause", id="pause",
+                tooltip="Pause or resume the view (ingest continues)"),
+        Binding("c", "clear", "Clear", id="clear",
+                tooltip="Forget every call and counter, after confirming"),
+        Binding("x", "export", "Export", id="export",
+                tooltip="Write the current window's rollups as JSON to a file"),
+        Binding("d", "dismiss_error", "Dismiss", id="dismiss_error",
+                tooltip="Hide the error banner until a newer error arrives"),
+        Binding("t", "session", "Session", id="session",
+                tooltip="Every turn of the highlighted call's session"),
+        Binding("escape", "back", "Back", id="back",
+                tooltip="Close the filter box, then drop filters"),
+    ]
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.view = ViewState(window=ctx.runtime.settings.window)
+        self.frame: Frame | None = None
+        self.dismissed_error: str | None = None
+        self._dirty = True
+        self._last_draw = float("-inf")
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield Input(placeholder="filter by model, route or session; enter to keep, esc to close",
+                    id="filter-input")
+        yield ErrorBanner(id="error-banner")
+        yield EmptyState(id="empty")
+        with VerticalScroll(id="dashboard"):
+            with Horizontal(id="summary-row"):
+                yield LatestCall(id="latest", classes="panel")
+                yield WindowTotals(id="totals", classes="panel")
+                yield Trends(id="trends", classes="panel")
+            yield FlaggedTable(id="flagged")
+            with Horizontal(id="rollups-row"):
+                yield ModelTable(id="models")
+                yield RouteTable(id="routes")
+            yield RecentTable(id="recent")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#latest").border_title = "Latest call"
+        self.ctx.runtime.store.subscribe(lambda: self.post_message(StoreChanged()))
+        self.set_interval(self.ctx.runtime.settings.refresh_ms / 1000, self._tick)
+        self.refresh_view()
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self._dirty = True
+
+    def _tick(self) -> None:
+        if self.view.paused:
+            return
+        if self._dirty or self.ctx.clock() - self._last_draw >= _IDLE_REDRAW_S:
+            self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Read a new frame from the runtime and draw it (while paused: redraw the old one)."""
+        if self.frame is None or not self.view.paused:
+            self._dirty = False
+            self._last_draw = self.ctx.clock()
+            self.frame = take_frame(self.ctx.runtime, self.view.window, self._last_draw)
+        self.draw()
+
+    def draw(self) -> None:
+        """Render the current frame under the current view state."""
+        frame, view = self.frame, self.view
+        if frame is None:
+            return
+        now = frame.now
+        self.query_one(StatusLine).show(frame, view)
+        empty = not frame.calls and frame.doc.summary.requests == 0
+        self.query_one(EmptyState).display = empty
+        self.query_one("#dashboard").display = not empty
+        if empty:
+            self.query_one(EmptyState).show(frame.listen_address)
+            self.set_focus(None)
+        elif self.focused is None:
+            # The triage list, without scrolling the summary away on short terminals.
+            self.set_focus(self.query_one(FlaggedTable), scroll_visible=False)
+        doc = frame.doc
+        self.query_one(ErrorBanner).show(doc.errors.most_recent, now, self.dismissed_error)
+        self.query_one(LatestCall).show(frame.calls[0] if frame.calls else None, now)
+        self.query_one(WindowTotals).show(doc.summary, view.window)
+        self.query_one(Trends).show(frame.trend)
+        self.query_one(ModelTable).show(view.sorted_models(doc.models), view.sort)
+        self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.sort)
+        self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
+        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title())
+        self.refresh_bindings()
+
+    def _recent_title(self) -> str:
+        parts = ["Recent calls · newest first"]
+        if self.view.only:
+            parts.append(f"{self.view.only} only")
+        if self.view.window != "all":
+            parts.append(f"last {self.view.window}")
+        return " · ".join(parts)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.query_one(EmptyState).display:
+            return False  # nothing to act on yet: the footer shows only help and quit
+        if action == "dismiss_error":
+            return self.query_one(ErrorBanner).shown is not None
+        if action == "back":
+            return self.view.narrowed or self.query_one("#filter-input").display
+        if action == "session":
+            return self._highlighted_session() is not None
+        return True
+
+    def action_only(self, which: str) -> None:
+        self.view.only = None if self.view.only == which else which
+        self.draw()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter-input", Input)
+        box.display = True
+        box.value = self.view.text
+        box.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.view.text = event.value
+        self.draw()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self) -> None:
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter-input").display = False
+        self.query_one(RecentTable).focus()
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        if self.query_one("#filter-input").display:
+            self._close_filter()
+            return
+        self.view.only = None
+        self.view.text = ""
+        self.draw()
+
+    def action_cycle_window(self) -> None:
+        self.view.window = WINDOWS[(WINDOWS.index(self.view.window) + 1) % len(WINDOWS)]
+        self._redraw_keeping_pause()
+        self.notify(f"Window: {self.view.window}", timeout=1.5)
+
+    def _redraw_keeping_pause(self) -> None:
+        """A new window needs new rollups; while paused they are read at the paused instant."""
+        if self.view.paused and self.frame is not None:
+            self.frame = take_frame(self.ctx.runtime, self.view.window, self.frame.now)
+            self.draw()
+        else:
+            self.refresh_view()
+
+    def action_cycle_sort(self) -> None:
+        self.view.sort = SORTS[(SORTS.index(self.view.sort) + 1) % len(SORTS)]
+        self.draw()
+
+    def action_toggle_pause(self) -> None:
+        self.view.paused = not self.view.paused
+        self.refresh_view()
+
+    def action_clear(self) -> None:
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.ctx.runtime.store.clear()
+                self.dismissed_error = None
+                self.frame = None
+                self.refresh_view()
+                self.notify("Cleared every call and counter.", timeout=2)
+
+        self.app.push_screen(
+            ConfirmScreen("Forget every call, trace and counter held so far?\n"
+                          "Ingest continues; this cannot be undone.", yes="Clear"), done)
+
+    def action_export(self) -> None:
+        now = self.frame.now if self.frame is not None and self.view.paused else self.ctx.clock()
+        rt = self.ctx.runtime
+        doc = rt.analytics.document(self.view.window, now=now, stats=rt.store.stats(),
+                                    pricing=rt.pricer.info(), source=rt.listen_address)
+        path = self.ctx.write_json("plano-obs-export", doc.model_dump_json(indent=2))
+        self.notify(f"Rollups ({self.view.window}) written to {path}", title="Exported")
+
+    def action_dismiss_error(self) -> None:
+        shown = self.query_one(ErrorBanner).shown
+        if shown is not None:
+            self.dismissed_error = shown.request_id
+            self.draw()
+
+    def action_session(self) -> None:
+        session = self._highlighted_session()
+        if session is not None:
+            self.app.push_screen(SessionScreen(self.ctx, session, self._flagged_keys()))
+
+    # -- drilldown ------------------------------------------------------------------------------
+
+    def _flagged_keys(self) -> list[str]:
+        return [call_key(f.trace_id, f.span_id)
+                for f in (self.frame.shown_flagged(self.view) if self.frame else [])]
+
+    def _highlighted_session(self) -> str | None:
+        table = self.focused
+        if not isinstance(table, FlaggedTable | RecentTable) or table.highlighted_key is None:
+            return None
+        call = self.ctx.runtime.store.get_call(*split_key(table.highlighted_key))
+        return call.session_id if call is not None else None
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key is None:
+            return
+        table = event.data_table
+        if isinstance(table, FlaggedTable | RecentTable):
+            self.app.push_screen(DetailScreen(self.ctx, key, self._flagged_keys()))
+        elif isinstance(table, ModelTable):
+            self._filter_by(table.highlighted_model)
+        elif isinstance(table, RouteTable):
+            self._filter_by(table.highlighted_route)
+
+    def _filter_by(self, text: str | None) -> None:
+        if text:
+            self.view.text = text
+            self.draw()
+            self.notify(f"Filter: {text}  (esc to drop it)", timeout=2)

@@ -1,0 +1,41 @@
+"""The header line: where the console listens, pricing, what it holds and the view's state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from plano_obs.tui.text import clean, count
+from plano_obs.tui.view import Frame, ViewState
+
+
+class StatusLine(Static):
+    """One line: PAUSED, window, filters, then calls held, drops, listen address, pricing."""
+
+    def show(self, frame: Frame, view: ViewState) -> None:
+        """Render the line for ``frame`` under ``view``."""
+        s = frame.stats
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" plano obs ", style="bold reverse")
+        if view.paused:
+            line.append(" ⏸ PAUSED ", style="bold black on yellow")
+        line.append(f" window {view.window}", style="bold")
+        if view.only:
+            line.append(f" │ {view.only} only", style="bold magenta")
+        if view.text:
+            line.append(" │ filter ", style="bold magenta")
+            line.append(clean(view.text, 40), style="magenta")
+        line.append(" │ ", style="dim")
+        line.append(f"{count(s.calls_held)} calls held")
+        if s.rejected_spans:
+            line.append(f" │ rejected {count(s.rejected_spans)}", style="yellow")
+        if s.refused_requests:
+            line.append(f" │ refused {count(s.refused_requests)}", style="yellow")
+        if s.evicted_calls or s.evicted_traces:
+            line.append(f" │ evicted {count(s.evicted_calls + s.evicted_traces)}",
+                        style="yellow")
+        line.append(" │ ", style="dim")
+        line.append(f"listening {clean(frame.listen_address)}")
+        line.append(" │ ", style="dim")
+        line.append(f"pricing {clean(frame.pricing.source)} ({frame.pricing.age_text(frame.now)})")
+        self.update(line)

@@ -1,0 +1,59 @@
+"""Totals of the current window: requests, errors, cost, tokens, latency and sessions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from plano_obs.export.schema import Percentiles, Summary
+from plano_obs.tui.text import DASH, count, ms, pct, tokens, usd
+
+
+def _percentiles(label: str, p: Percentiles) -> Text:
+    t = Text()
+    t.append(f"{label:<8}", style="dim")
+    for value in (p.p50, p.p95, p.p99):
+        t.append(f"{ms(value):>9}")
+    return t
+
+
+class WindowTotals(Static):
+    """The current window's headline numbers."""
+
+    def show(self, summary: Summary, window: str) -> None:
+        """Render ``summary`` for ``window``."""
+        self.border_title = f"Totals · {window}"
+        s = summary
+        t = Text()
+        t.append("requests ", style="dim")
+        t.append(count(s.requests), style="bold")
+        t.append("  errors ", style="dim")
+        t.append(count(s.errors), style="bold red" if s.errors else "bold")
+        if s.error_rate is not None:
+            t.append(f" ({pct(s.error_rate * 100)})", style="dim")
+        t.append("\n4xx ", style="dim")
+        t.append(count(s.errors_4xx), style="yellow" if s.errors_4xx else "")
+        t.append(" · 5xx ", style="dim")
+        t.append(count(s.errors_5xx), style="red" if s.errors_5xx else "")
+        t.append(" · sessions ", style="dim")
+        t.append(count(s.sessions))
+        t.append(" · 🚩 ", style="dim")
+        t.append(count(s.flagged), style="bold magenta" if s.flagged else "")
+        t.append("\ncost ", style="dim")
+        t.append(usd(s.cost_usd), style="bold green" if s.cost_usd is not None else "bold")
+        if s.unpriced_requests:
+            t.append(f" ({count(s.unpriced_requests)} unpriced)", style="yellow")
+        t.append(" · ", style="dim")
+        t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:.0f}")
+        t.append(" tok/s", style="dim")
+        t.append("\nin ", style="dim")
+        t.append(tokens(s.input_tokens))
+        t.append(" · cached ", style="dim")
+        t.append(tokens(s.cached_input_tokens))
+        t.append(" · out ", style="dim")
+        t.append(tokens(s.output_tokens))
+        t.append(f"\n{'':<8}{'p50':>9}{'p95':>9}{'p99':>9}\n", style="dim")
+        t.append_text(_percentiles("latency", s.latency_ms))
+        t.append("\n")
+        t.append_text(_percentiles("TTFT", s.ttft_ms))
+        self.update(t)

@@ -1,0 +1,379 @@
+"""Pilot tests of the console: every key, the drilldown round trip, literal span text."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console, RenderableType
+from rich.text import Text
+from textual.widgets import Input, Markdown, Static
+
+from plano_obs.demo import DemoTraffic
+from plano_obs.ingest.decode import decode_request
+from plano_obs.model import DecodeResult, LLMCall, SignalEvent, Signals, SpanRecord
+from plano_obs.runtime import Runtime
+from plano_obs.settings import Settings
+from plano_obs.tui.app import ObsApp
+from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
+from plano_obs.tui.screens.confirm import ConfirmScreen
+from plano_obs.tui.screens.detail import DetailScreen
+from plano_obs.tui.screens.help import HelpScreen
+from plano_obs.tui.screens.main import MainScreen
+from plano_obs.tui.screens.session import SessionScreen
+from plano_obs.tui.text import clean
+from plano_obs.tui.view import split_key
+from plano_obs.tui.widgets.empty import EmptyState
+from plano_obs.tui.widgets.error_banner import ErrorBanner
+from plano_obs.tui.widgets.flagged import FlaggedTable
+from plano_obs.tui.widgets.models import ModelTable
+from plano_obs.tui.widgets.recent import RecentTable
+from plano_obs.tui.widgets.status import StatusLine
+from plano_obs.tui.widgets.totals import WindowTotals
+
+SIZE = (120, 40)
+
+
+def text_of(widget: Static) -> str:
+    """The plain text a Static shows."""
+    return str(widget.content)
+
+
+def rendered(renderable: RenderableType, width: int = 120) -> str:
+    """A Rich renderable as plain text."""
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def recent_calls(app: ObsApp) -> list[LLMCall]:
+    """The calls the recent table shows, top to bottom."""
+    table = app.screen.query_one(RecentTable)
+    store = app.ctx.runtime.store
+    return [store.get_call(*split_key(str(k.value))) for k in table.rows]  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Runtime:
+    return sample_runtime(minutes=10)
+
+
+def make_app(runtime: Runtime, tmp_path: Path | None = None) -> ObsApp:
+    return ObsApp(runtime, clock=lambda: SAMPLE_NOW, export_dir=tmp_path)
+
+
+async def test_empty_state_tells_a_new_user_the_plano_config_lines_and_demo() -> None:
+    app = make_app(Runtime(Settings(port=0, offline=True)))
+    async with app.run_test(size=SIZE):
+        empty = app.screen.query_one(EmptyState)
+        assert empty.display and not app.screen.query_one("#dashboard").display
+        text = text_of(empty)
+        assert "opentracing_grpc_endpoint: http://localhost:0" in text
+        assert "random_sampling: 100" in text
+        assert "plano obs --demo" in text
+
+
+async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE):
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        assert not screen.query_one(EmptyState).display
+        header = text_of(screen.query_one(StatusLine))
+        assert "listening 127.0.0.1:0" in header and "pricing embedded snapshot" in header
+        assert f"{demo.store.stats().calls_held:,} calls held" in header
+        totals = text_of(screen.query_one(WindowTotals))
+        assert f"requests {demo.store.stats().calls:,}" in totals
+        banner = screen.query_one(ErrorBanner)
+        assert banner.display and banner.shown is not None
+        assert str(banner.shown.status_code) in text_of(banner)
+        assert screen.query_one(ModelTable).row_count > 3
+        assert screen.query_one(FlaggedTable).row_count > 3
+        assert screen.query_one(RecentTable).row_count == 200
+        assert screen.focused is screen.query_one(FlaggedTable)
+
+
+async def test_enter_opens_the_flagged_call_and_escape_returns_to_the_same_row(
+        demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        flagged = app.screen.query_one(FlaggedTable)
+        await pilot.press("down", "down", "enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        assert detail.call is not None and detail.call.flagged
+        assert detail.key == flagged.highlighted_key
+        facts = rendered(detail.query_one("#detail-facts", Static).content)  # type: ignore[arg-type]
+        assert detail.call.request_id in facts
+        spans = rendered(detail.query_one("#detail-spans", Static).content)  # type: ignore[arg-type]
+        assert "plano(llm)" in spans and "plano(inbound)" in spans and "▶" in spans
+        events = rendered(detail.query_one("#detail-events", Static).content)  # type: ignore[arg-type]
+        assert detail.call.signals is not None
+        assert detail.call.signals.events[0].type in events
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert app.screen.focused is flagged and flagged.cursor_row == 2
+
+
+async def test_n_and_p_walk_the_flagged_calls_without_leaving_the_detail(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        keys = [str(k.value) for k in app.screen.query_one(FlaggedTable).rows]
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.key == keys[0]
+        await pilot.press("n", "n")
+        assert app.screen is detail and detail.key == keys[2]
+        await pilot.press("p")
+        assert detail.key == keys[1]
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_enter_on_a_recent_call_opens_it(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one(RecentTable).focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.call is demo.store.recent_calls(1)[0]
+
+
+async def test_x_on_the_detail_writes_the_trace_as_json(demo: Runtime, tmp_path: Path) -> None:
+    app = make_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "x")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.call is not None
+        (path,) = tmp_path.glob("plano-obs-trace-*.json")
+        doc = json.loads(path.read_text())
+        assert doc["call"]["request_id"] == detail.call.request_id
+        assert {s["service"] for s in doc["spans"]} >= {"plano(llm)", "plano(inbound)"}
+        assert any(str(path) in n.message for n in app._notifications)
+
+
+async def test_t_shows_every_turn_of_the_session(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        call = app.screen.call  # type: ignore[attr-defined]
+        await pilot.press("t")
+        session = app.screen
+        assert isinstance(session, SessionScreen) and session.session_id == call.session_id
+        turns = [c for c in demo.store.calls_snapshot() if c.session_id == call.session_id]
+        assert session.query_one(RecentTable).row_count == len(turns)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DetailScreen)
+
+
+async def test_f_and_e_show_only_flagged_or_failed_calls(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        shown = recent_calls(app)
+        assert shown and all(c.flagged for c in shown)
+        assert "flagged only" in text_of(app.screen.query_one(StatusLine))
+        await pilot.press("e")
+        shown = recent_calls(app)
+        assert shown and all(c.is_error for c in shown)
+        await pilot.press("e")
+        assert len(recent_calls(app)) == 200
+
+
+async def test_slash_filters_by_route_text_and_escape_drops_it(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"summarization", "enter")
+        assert not app.screen.query_one(Input).display
+        assert all(c.route == "summarization" for c in recent_calls(app))
+        flagged = app.screen.query_one(FlaggedTable)
+        assert flagged.row_count > 0
+        assert all("summarization" in str(flagged.get_row(k)[3]) for k in flagged.rows)
+        await pilot.press("escape")
+        assert len(recent_calls(app)) == 200
+
+
+async def test_enter_on_a_model_filters_by_that_model(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        models = app.screen.query_one(ModelTable)
+        models.focus()
+        await pilot.press("enter")
+        model = models.highlighted_model
+        assert model and all(c.model == model for c in recent_calls(app))
+
+
+async def test_w_cycles_the_window(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusLine)
+        all_requests = app.screen.frame.doc.summary.requests  # type: ignore[attr-defined]
+        for window in ("1m", "5m", "15m", "1h", "all"):
+            await pilot.press("w")
+            assert f"window {window}" in text_of(status)
+            if window == "1m":
+                assert 0 < app.screen.frame.doc.summary.requests < all_requests  # type: ignore[attr-defined]
+                assert "Totals · 1m" in str(app.screen.query_one(WindowTotals).border_title)
+
+
+async def test_s_cycles_the_sort_of_models_and_routes(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        models = app.screen.query_one(ModelTable)
+        assert "by cost" in str(models.border_title)
+        costs = [m.cost_usd or -1 for m in
+                 app.screen.view.sorted_models(app.screen.frame.doc.models)]  # type: ignore[attr-defined]
+        assert costs == sorted(costs, reverse=True)
+        first = app.screen.frame.doc.models  # type: ignore[attr-defined]
+        top = max(first, key=lambda m: m.cost_usd or -1)
+        assert str(models.get_row_at(0)[0]) == top.model
+
+
+async def test_p_freezes_the_view_while_ingest_continues() -> None:
+    runtime = sample_runtime(minutes=2)
+    app = make_app(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        assert "PAUSED" in text_of(app.screen.query_one(StatusLine))
+        before = recent_calls(app)[0]
+        for req in DemoTraffic(99).history(end_ns=int(SAMPLE_NOW * 1e9), minutes=1, per_minute=30):
+            runtime.store.ingest(decode_request(req))
+        await pilot.pause(0.7)
+        assert recent_calls(app)[0] is before
+        await pilot.press("p")
+        assert "PAUSED" not in text_of(app.screen.query_one(StatusLine))
+        assert runtime.store.stats().calls_held == len(app.screen.frame.calls)  # type: ignore[attr-defined]
+
+
+async def test_c_clears_only_after_confirming() -> None:
+    runtime = sample_runtime(minutes=1)
+    app = make_app(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert runtime.store.stats().calls_held > 0
+        await pilot.press("c", "y")
+        assert isinstance(app.screen, MainScreen)
+        assert runtime.store.stats().calls_held == 0
+        assert app.screen.query_one(EmptyState).display
+
+
+async def test_x_exports_the_current_window_and_says_where(demo: Runtime, tmp_path: Path) -> None:
+    app = make_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", "x")
+        (path,) = tmp_path.glob("plano-obs-export-*.json")
+        assert path.name == "plano-obs-export-20250615-150640.json"
+        doc = json.loads(path.read_text())
+        assert doc["window"]["name"] == "1m" and doc["summary"]["requests"] > 0
+        assert any(str(path) in n.message for n in app._notifications)
+        assert not list(tmp_path.glob(".plano-obs-*"))
+
+
+async def test_d_dismisses_the_error_banner(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.screen.query_one(ErrorBanner)
+        assert banner.display
+        await pilot.press("d")
+        assert not banner.display
+        await pilot.pause(1.2)
+        assert not banner.display
+
+
+async def test_question_mark_shows_help_with_every_key(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        source = app.screen.markdown
+        for key in ("enter", "esc", "f", "e", "/", "w", "s", "p", "c", "x", "?", "q", "n", "d"):
+            assert f"| `{key}` |" in source, key
+        assert app.screen.query_one(Markdown)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_keys_that_do_not_apply_are_hidden(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        shown = {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}
+        assert {"drill", "flagged_only", "window", "dismiss_error", "help", "quit"} <= shown
+        assert "back" not in shown
+        await pilot.press("f")
+        shown = {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}
+        assert "back" in shown
+
+
+async def test_q_quits(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_cursor() -> None:
+    runtime = sample_runtime(minutes=2)
+    app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RecentTable)
+        table.focus()
+        await pilot.press("down", "down")
+        watched = table.highlighted_key
+        requests = list(DemoTraffic(5).history(end_ns=int(SAMPLE_NOW * 1e9), minutes=1,
+                                               per_minute=60))
+        thread = threading.Thread(
+            target=lambda: [runtime.store.ingest(decode_request(r)) for r in requests])
+        thread.start()
+        thread.join()
+        await pilot.pause(0.8)
+        assert app.screen.frame.stats.calls_held == runtime.store.stats().calls_held  # type: ignore[attr-defined]
+        assert table.highlighted_key == watched and table.cursor_row > 2
+
+
+def _hostile_call() -> DecodeResult:
+    evil = "[bold red]pwned[/] \x1b[31mred\x1b[0m \x07bell\nnext"
+    trace_id, span_id = "ab" * 16, "cd" * 8
+    call = LLMCall(
+        trace_id=trace_id, span_id=span_id, parent_span_id=None, name=f"POST {evil}",
+        service="plano(llm)", start_ns=int((SAMPLE_NOW - 2) * 1e9),
+        end_ns=int((SAMPLE_NOW - 1) * 1e9), request_id=evil, model=evil, route=evil,
+        session_id=evil, status_code=500, error_message=evil, flagged=True,
+        signals=Signals(quality="severe", categories={"execution.failure": (1, 1)},
+                        events=[SignalEvent(name="signal.x", type=evil, snippet=evil,
+                                            metadata=json.dumps({"k": evil}))]))
+    span = SpanRecord(trace_id=trace_id, span_id=span_id, parent_span_id=None, name=evil,
+                      service=evil, start_ns=call.start_ns, end_ns=call.end_ns,
+                      status="error", is_llm=True)
+    return DecodeResult(calls=[call], spans=[span])
+
+
+async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
+    runtime = Runtime(Settings(port=0, offline=True))
+    runtime.store.ingest(_hostile_call())
+    app = make_app(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        cell = app.screen.query_one(RecentTable).get_row_at(0)[2]
+        assert isinstance(cell, Text)
+        assert "[bold red]pwned[/]" in cell.plain and "\x1b" not in cell.plain
+        assert not any("red" in str(span.style) for span in cell.spans)
+        banner = text_of(app.screen.query_one(ErrorBanner))
+        assert "[bold red]pwned[/]" in banner and "\x1b" not in banner and "\x07" not in banner
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        for pid in ("facts", "events", "spans"):
+            out = rendered(detail.query_one(f"#detail-{pid}", Static).content)  # type: ignore[arg-type]
+            assert "[bold red]pwned[/]" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_clean_strips_ansi_and_control_characters() -> None:
+    assert clean("a\x1b[1;31mb\x1b[0m\x1b]0;title\x07c\td\x00e\u202ef") == "abc d e f"
+    assert clean(None) == "—"
+    assert clean("x" * 50, 10) == "x" * 9 + "…"
