@@ -372,11 +372,20 @@ class DemoSender:
             export = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
                                          response_deserializer=None)
             now_ns = int(self.clock() * 1e9)
+            # The backfill goes out in batches of a simulated minute, so the console is live
+            # within a second or two.
+            batch, seconds = ExportTraceServiceRequest(), 0
             for req in self.traffic.history(end_ns=now_ns, minutes=self.backfill_minutes,
                                             per_minute=self.per_minute):
                 if self._stop.is_set():
                     return
-                self._send(export, req, _llm_spans(req))
+                batch.resource_spans.extend(req.resource_spans)
+                seconds += 1
+                if seconds == 60:
+                    self._send(export, batch, _llm_spans(batch))
+                    batch, seconds = ExportTraceServiceRequest(), 0
+            if batch.resource_spans:
+                self._send(export, batch, _llm_spans(batch))
             rng = random.Random(self.traffic.rng.random())
             while not self._stop.wait(rng.expovariate(self.per_minute / 60)):
                 now_ns = int(self.clock() * 1e9)

@@ -155,3 +155,17 @@ def test_duplicate_detection_is_bounded_and_forgets_the_oldest_first():
         store.ingest(trace(i))
     assert store.ingest(trace(19)) == 0  # recent: a retry
     assert store.ingest(trace(0)) == 1  # long gone from the window: counted again
+
+
+def test_unsubscribed_callbacks_are_not_called():
+    store = Store()
+    heard = []
+
+    def listener():
+        heard.append(1)
+
+    store.subscribe(listener)
+    store.unsubscribe(listener)
+    store.unsubscribe(listener)  # twice is fine
+    store.ingest(trace(0))
+    assert heard == []

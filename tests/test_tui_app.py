@@ -82,8 +82,9 @@ async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
         assert isinstance(screen, MainScreen)
         assert not screen.query_one(EmptyState).display
         header = text_of(screen.query_one(StatusLine))
-        assert "listening 127.0.0.1:0" in header and "pricing embedded snapshot" in header
-        assert f"{demo.store.stats().calls_held:,} calls held" in header
+        assert "OTLP 127.0.0.1:0" in header and "pricing embedded snapshot" in header
+        assert f"{demo.store.stats().calls_held:,} calls" in header
+        assert "4,141 models" in header
         totals = text_of(screen.query_one(WindowTotals))
         assert f"requests {demo.store.stats().calls:,}" in totals
         banner = screen.query_one(ErrorBanner)
@@ -359,7 +360,7 @@ async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
     runtime.store.ingest(_hostile_call())
     app = make_app(runtime)
     async with app.run_test(size=SIZE) as pilot:
-        cell = app.screen.query_one(RecentTable).get_row_at(0)[2]
+        cell = app.screen.query_one(RecentTable).get_row_at(0)[3]  # the model column
         assert isinstance(cell, Text)
         assert "[bold red]pwned[/]" in cell.plain and "\x1b" not in cell.plain
         assert not any("red" in str(span.style) for span in cell.spans)

@@ -96,6 +96,13 @@ class Store:
         """Call ``callback()`` (from the ingest thread) after each ingested batch."""
         self._listeners.append(callback)
 
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback``; unknown callbacks are ignored."""
+        try:
+            self._listeners.remove(callback)
+        except ValueError:
+            pass
+
     def _notify(self) -> None:
         for callback in list(self._listeners):
             callback()

@@ -110,6 +110,7 @@ class Frame:
     stats: IngestStats
     pricing: PricingInfo
     listen_address: str
+    pricing_warning: str | None = None  # the latest failed refresh, if any
 
     @property
     def since_ns(self) -> int | None:
@@ -148,4 +149,5 @@ def take_frame(runtime: Runtime, window: str, now: float) -> Frame:
         stats=stats,
         pricing=pricing,
         listen_address=runtime.listen_address,
+        pricing_warning=runtime.pricer.warnings[-1] if runtime.pricer.warnings else None,
     )

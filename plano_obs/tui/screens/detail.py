@@ -98,6 +98,9 @@ def _rate(usd_per_million: float) -> str:
     return f"${usd_per_million:,.2f}" if usd_per_million >= 0.01 else f"${usd_per_million:.4g}"
 
 
+_KIND_LABELS = {"cached_input": "cache read", "cache_write": "cache write"}
+
+
 def cost_view(call: LLMCall) -> RenderableType:
     """Each token kind times its rate, the total, and where the price came from."""
     cost = call.cost
@@ -105,12 +108,13 @@ def cost_view(call: LLMCall) -> RenderableType:
         return Text(f"No price known for {clean(call.model, 60)}: its cost counts as unknown (—)"
                     ", never as $0.", style="yellow")
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
-    table.add_column("kind")
+    table.add_column("kind", no_wrap=True, min_width=11)
     table.add_column("tokens", justify="right")
     table.add_column("× $/M tokens", justify="right")
     table.add_column("cost", justify="right")
     for line in cost.lines:
-        table.add_row(Text(clean(line.kind, 30)), Text(count(line.tokens)),
+        kind = _KIND_LABELS.get(line.kind, line.kind)
+        table.add_row(Text(clean(kind, 30), no_wrap=True), Text(count(line.tokens)),
                       Text(_rate(line.usd_per_million)), Text(usd(line.cost_usd)))
     table.add_row(Text("total", style="bold"), Text(""), Text(""),
                   Text(usd(cost.cost_usd), style="bold green"))

@@ -45,6 +45,8 @@ class MainScreen(Screen[None]):
     AUTO_FOCUS = ""  # focus is set in draw(), without scrolling
     BINDINGS = [
         *GLOBAL_KEYS,
+        Binding("escape", "back", "Back", id="back",
+                tooltip="Close the filter box, then drop filters"),
         Binding("f", "only('flagged')", "Flagged", id="flagged_only",
                 tooltip="Recent calls: show only flagged calls (again: show all)"),
         Binding("e", "only('errors')", "Errors", id="errors_only",
@@ -65,8 +67,6 @@ class MainScreen(Screen[None]):
                 tooltip="Hide the error banner until a newer error arrives"),
         Binding("t", "session", "Session", id="session",
                 tooltip="Every turn of the highlighted call's session"),
-        Binding("escape", "back", "Back", id="back",
-                tooltip="Close the filter box, then drop filters"),
     ]
 
     def __init__(self, ctx: Context) -> None:
@@ -98,9 +98,16 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#latest").border_title = "Latest call"
-        self.ctx.runtime.store.subscribe(lambda: self.post_message(StoreChanged()))
+        self.ctx.runtime.store.subscribe(self._on_ingest)
         self.set_interval(self.ctx.runtime.settings.refresh_ms / 1000, self._tick)
         self.refresh_view()
+
+    def on_unmount(self) -> None:
+        self.ctx.runtime.store.unsubscribe(self._on_ingest)
+
+    def _on_ingest(self) -> None:
+        """Runs on the receiver thread: only post a message, never touch widgets."""
+        self.post_message(StoreChanged())
 
     # -- data -----------------------------------------------------------------------------------
 

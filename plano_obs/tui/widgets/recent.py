@@ -11,7 +11,8 @@ from plano_obs.tui.text import age, model_text, ms, safe, status_text, tokens, u
 from plano_obs.tui.view import call_key
 from plano_obs.tui.widgets.table import KeptCursorTable
 
-_COLUMNS = ("Age", "Status", "Model", "Route", "Session", "In", "Out", "Latency", "Cost", "🚩")
+# The flag leads the row: on a narrow screen the last columns are the ones cut off.
+_COLUMNS = ("Age", "🚩", "Status", "Model", "Route", "Session", "In", "Out", "Latency", "Cost")
 
 
 class RecentTable(KeptCursorTable):
@@ -26,15 +27,15 @@ class RecentTable(KeptCursorTable):
         self.replace_rows([
             (call_key(c.trace_id, c.span_id), [
                 Text(age(c.end_ns / 1e9, now), justify="right"),
+                Text("🚩" if c.flagged else ""),
                 status_text(c.status_code),
-                model_text(c, 40),
+                model_text(c, 34),
                 safe(c.route or "(direct)", "", 16),
                 safe(c.session_id, "dim", 16),
                 Text(tokens(c.prompt_tokens), justify="right"),
                 Text(tokens(c.completion_tokens), justify="right"),
                 Text(ms(c.duration_ms), justify="right"),
                 Text(usd(c.cost_usd, compact=True), justify="right"),
-                Text("🚩" if c.flagged else ""),
             ])
             for c in calls
         ])

@@ -26,7 +26,7 @@ class StatusLine(Static):
             line.append(" │ filter ", style="bold magenta")
             line.append(clean(view.text, 40), style="magenta")
         line.append(" │ ", style="dim")
-        line.append(f"{count(s.calls_held)} calls held")
+        line.append(f"{count(s.calls_held)} calls")
         if s.rejected_spans:
             line.append(f" │ rejected {count(s.rejected_spans)}", style="yellow")
         if s.refused_requests:
@@ -35,7 +35,12 @@ class StatusLine(Static):
             line.append(f" │ evicted {count(s.evicted_calls + s.evicted_traces)}",
                         style="yellow")
         line.append(" │ ", style="dim")
-        line.append(f"listening {clean(frame.listen_address)}")
+        line.append(f"OTLP {clean(frame.listen_address)}")
         line.append(" │ ", style="dim")
-        line.append(f"pricing {clean(frame.pricing.source)} ({frame.pricing.age_text(frame.now)})")
+        p = frame.pricing
+        line.append(f"pricing {clean(p.source)} · {count(p.models)} models · "
+                    f"{p.age_text(frame.now)}")
+        if frame.pricing_warning:
+            line.append(" ⚠ refresh failed", style="bold yellow")
         self.update(line)
+        self.tooltip = clean(frame.pricing_warning) if frame.pricing_warning else None
