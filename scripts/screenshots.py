@@ -52,7 +52,7 @@ SCENES = (
 
 async def render(scene: Scene) -> str:
     """The SVG of ``scene``."""
-    runtime = Runtime(Settings(port=0, offline=True)) if scene.empty else sample_runtime()
+    runtime = Runtime(Settings(offline=True)) if scene.empty else sample_runtime()
     app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
     async with app.run_test(size=scene.size) as pilot:
         for key in scene.keys:

@@ -65,12 +65,12 @@ def make_app(runtime: Runtime, tmp_path: Path | None = None) -> ObsApp:
 
 
 async def test_empty_state_tells_a_new_user_the_plano_config_lines_and_demo() -> None:
-    app = make_app(Runtime(Settings(port=0, offline=True)))
+    app = make_app(Runtime(Settings(offline=True)))
     async with app.run_test(size=SIZE):
         empty = app.screen.query_one(EmptyState)
         assert empty.display and not app.screen.query_one("#dashboard").display
         text = text_of(empty)
-        assert "opentracing_grpc_endpoint: http://localhost:0" in text
+        assert "opentracing_grpc_endpoint: http://localhost:4317" in text
         assert "random_sampling: 100" in text
         assert "plano obs --demo" in text
 
@@ -82,7 +82,7 @@ async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
         assert isinstance(screen, MainScreen)
         assert not screen.query_one(EmptyState).display
         header = text_of(screen.query_one(StatusLine))
-        assert "OTLP 127.0.0.1:0" in header and "pricing embedded snapshot" in header
+        assert "OTLP 127.0.0.1:4317" in header and "pricing embedded snapshot" in header
         assert f"{demo.store.stats().calls_held:,} calls" in header
         assert "4,141 models" in header
         totals = text_of(screen.query_one(WindowTotals))
@@ -356,7 +356,7 @@ def _hostile_call() -> DecodeResult:
 
 
 async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
-    runtime = Runtime(Settings(port=0, offline=True))
+    runtime = Runtime(Settings(offline=True))
     runtime.store.ingest(_hostile_call())
     app = make_app(runtime)
     async with app.run_test(size=SIZE) as pilot:

@@ -15,7 +15,7 @@ def demo_app() -> ObsApp:
 
 
 def test_empty_state(snap_compare) -> None:
-    app = ObsApp(Runtime(Settings(port=0, offline=True)), clock=lambda: SAMPLE_NOW)
+    app = ObsApp(Runtime(Settings(offline=True)), clock=lambda: SAMPLE_NOW)
     assert snap_compare(app, terminal_size=SIZE)
 
 

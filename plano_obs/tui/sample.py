@@ -1,4 +1,7 @@
-"""Deterministic demo runtimes for the console's tests and screenshots (no receiver started)."""
+"""Deterministic demo runtimes for the console's tests and screenshots.
+
+No receiver is started: the listen address shown is the default one, 127.0.0.1:4317.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ def sample_runtime(
     *, minutes: int = 20, per_minute: int = 60, seed: int = 7, now: float = SAMPLE_NOW
 ) -> Runtime:
     """A runtime holding ``minutes`` of demo traffic up to ``now``, its clock stopped there."""
-    runtime = Runtime(Settings(port=0, offline=True, seed=seed), clock=lambda: now)
+    runtime = Runtime(Settings(offline=True, seed=seed), clock=lambda: now)
     traffic = DemoTraffic(seed)
     for request in traffic.history(end_ns=int(now * 1e9), minutes=minutes, per_minute=per_minute):
         runtime.store.ingest(decode_request(request))
