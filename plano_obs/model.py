@@ -99,7 +99,12 @@ class CallCost:
     drift: bool = False  # gateway and catalog differ by more than 5%
     catalog_entry: str | None = None  # e.g. "anthropic/claude-sonnet-4-20250514"
     pricing_source: str | None = None  # e.g. "embedded snapshot", "models.dev"
-    lines: list[CostLine] = field(default_factory=list)
+    #: The rates that priced the call (anything with ``lines(call)``); None when unpriced.
+    rates: Any = field(default=None, repr=False, compare=False)
+
+    def lines(self, call: LLMCall) -> list[CostLine]:
+        """The breakdown of ``call``'s cost, line by line (computed on demand)."""
+        return [] if self.rates is None else self.rates.lines(call)
 
 
 @dataclass(slots=True)

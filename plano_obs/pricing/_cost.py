@@ -60,8 +60,8 @@ class CompiledPrice:
         self.base = _row(_FREE if entry.free else entry.rates)
         self.tiers = tuple((size, _row(_FREE if entry.free else r)) for size, r in entry.tiers)
 
-    def cost(self, call: LLMCall) -> tuple[float | None, list[CostLine]]:
-        """The call's cost at these rates and its breakdown; None when it reports no usage."""
+    def cost(self, call: LLMCall, *, breakdown: bool = True) -> tuple[float | None, list[CostLine]]:
+        """The call's cost at these rates and (with ``breakdown``) its lines; None: no usage."""
         prompt = call.prompt_tokens
         completion = call.completion_tokens
         cache_read = call.cached_input_tokens
@@ -92,27 +92,35 @@ class CompiledPrice:
         input_rate, output_rate, read_rate, write_rate, reasoning_rate = rates
 
         total = uncached * input_rate
-        lines = [CostLine("input", uncached, input_rate, total / 1e6)]
+        lines = [CostLine("input", uncached, input_rate, total / 1e6)] if breakdown else []
         if cache_read:
             part = cache_read * read_rate
             total += part
-            lines.append(CostLine("cached_input", cache_read, read_rate, part / 1e6))
+            if breakdown:
+                lines.append(CostLine("cached_input", cache_read, read_rate, part / 1e6))
         if cache_write:
             part = cache_write * write_rate
             total += part
-            lines.append(CostLine("cache_write", cache_write, write_rate, part / 1e6))
+            if breakdown:
+                lines.append(CostLine("cache_write", cache_write, write_rate, part / 1e6))
         # Reasoning tokens are inside the completion count: billed once, at their own rate if any.
         if reasoning_rate is not None and call.reasoning_tokens:
             reasoning = min(max(call.reasoning_tokens, 0), completion)
             if reasoning:
                 part = reasoning * reasoning_rate
                 total += part
-                lines.append(CostLine("reasoning", reasoning, reasoning_rate, part / 1e6))
+                if breakdown:
+                    lines.append(CostLine("reasoning", reasoning, reasoning_rate, part / 1e6))
                 completion -= reasoning
         part = completion * output_rate
         total += part
-        lines.append(CostLine("output", completion, output_rate, part / 1e6))
+        if breakdown:
+            lines.append(CostLine("output", completion, output_rate, part / 1e6))
         return total / 1e6, lines
+
+    def lines(self, call: LLMCall) -> list[CostLine]:
+        """The breakdown of ``call``'s cost: each token kind times its rate."""
+        return self.cost(call)[1]
 
 
 def combine(price: CompiledPrice | None, call: LLMCall) -> CallCost:
@@ -124,10 +132,11 @@ def combine(price: CompiledPrice | None, call: LLMCall) -> CallCost:
         if gateway is None:
             return CallCost(None, None)
         return CallCost(gateway, "gateway", None, gateway)
-    computed, lines = price.cost(call)
+    # The line-by-line breakdown is only shown in the drilldown: computed there, on demand.
+    computed, _ = price.cost(call, breakdown=False)
     if gateway is None:
         source = None if computed is None else "catalog"
-        return CallCost(computed, source, computed, None, False, price.key, price.source, lines)
+        return CallCost(computed, source, computed, None, False, price.key, price.source, price)
     drift = computed is not None and abs(gateway - computed) > DRIFT_THRESHOLD * max(
         computed, 1e-12)
-    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, lines)
+    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, price)

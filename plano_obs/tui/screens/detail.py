@@ -104,7 +104,8 @@ _KIND_LABELS = {"cached_input": "cache read", "cache_write": "cache write"}
 def cost_view(call: LLMCall) -> RenderableType:
     """Each token kind times its rate, the total, and where the price came from."""
     cost = call.cost
-    if cost is None or (cost.cost_usd is None and not cost.lines):
+    lines = cost.lines(call) if cost is not None else []
+    if cost is None or (cost.cost_usd is None and not lines):
         return Text(f"No price known for {clean(call.model, 60)}: its cost counts as unknown (—)"
                     ", never as $0.", style="yellow")
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
@@ -112,7 +113,7 @@ def cost_view(call: LLMCall) -> RenderableType:
     table.add_column("tokens", justify="right")
     table.add_column("× $/M tokens", justify="right")
     table.add_column("cost", justify="right")
-    for line in cost.lines:
+    for line in lines:
         kind = _KIND_LABELS.get(line.kind, line.kind)
         table.add_row(Text(clean(kind, 30), no_wrap=True), Text(count(line.tokens)),
                       Text(_rate(line.usd_per_million)), Text(usd(line.cost_usd)))
