@@ -366,6 +366,10 @@ class Aggregate:
             if mine_s is None:
                 mine_s = self.sessions[sid] = SessionStats()
             mine_s.merge(ss)
+        self.merge_extremes(o)
+
+    def merge_extremes(self, o: Aggregate) -> None:
+        """Widen first/last seen (and the latest session) to cover ``o``."""
         if o.first_ns is not None and (self.first_ns is None or o.first_ns < self.first_ns):
             self.first_ns = o.first_ns
         if o.last_ns is not None and (self.last_ns is None or o.last_ns > self.last_ns):

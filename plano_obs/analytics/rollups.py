@@ -340,14 +340,7 @@ class Analytics:
                 mine = agg.routes.get(rk)
                 if mine is not None:
                     _max_into(mine, st)
-            if b.first_ns is not None and (agg.first_ns is None or b.first_ns < agg.first_ns):
-                agg.first_ns = b.first_ns
-            if b.last_ns is not None and (agg.last_ns is None or b.last_ns > agg.last_ns):
-                agg.last_ns = b.last_ns
-            if b.last_session_ns is not None and (
-                agg.last_session_ns is None or b.last_session_ns >= agg.last_session_ns
-            ):
-                agg.last_session_ns, agg.last_session = b.last_session_ns, b.last_session
+            agg.merge_extremes(b)
 
     def _summary(self, agg: Aggregate, stats: Any) -> Summary:
         t = agg.total

@@ -94,6 +94,16 @@ def tokens(value: int | None) -> str:
     return f"{value:,}"
 
 
+def append_tokens(text: Text, inp: int | None, cached: int | None, out: int | None) -> None:
+    """Append ``in N · cached N · out N`` (unknown as —) to ``text``."""
+    text.append("in ", style="dim")
+    text.append(tokens(inp))
+    text.append(" · cached ", style="dim")
+    text.append(tokens(cached))
+    text.append(" · out ", style="dim")
+    text.append(tokens(out))
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     """A percentage (``value`` already in 0..100)."""
     return DASH if value is None else f"{value:.{digits}f}%"

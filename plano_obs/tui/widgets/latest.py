@@ -9,10 +9,10 @@ from plano_obs.model import LLMCall
 from plano_obs.tui.text import (
     DASH,
     age,
+    append_tokens,
     clean,
     ms,
     status_text,
-    tokens,
     tokens_per_second,
     usd,
 )
@@ -44,12 +44,8 @@ class LatestCall(Static):
         t.append(clean(call.route or "(direct)", 40))
         t.append(" · ", style="dim")
         t.append(clean(call.session_id or "no session", 40))
-        t.append("\nin ", style="dim")
-        t.append(tokens(call.prompt_tokens))
-        t.append(" · cached ", style="dim")
-        t.append(tokens(call.cached_input_tokens))
-        t.append(" · out ", style="dim")
-        t.append(tokens(call.completion_tokens))
+        t.append("\n")
+        append_tokens(t, call.prompt_tokens, call.cached_input_tokens, call.completion_tokens)
         tps = tokens_per_second(call)
         t.append("\nTTFT ", style="dim")
         t.append(ms(call.ttft_ms))

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from plano_obs.export.schema import Percentiles, Summary
-from plano_obs.tui.text import DASH, count, ms, pct, tokens, usd
+from plano_obs.tui.text import DASH, append_tokens, count, ms, pct, usd
 
 
 def _percentiles(label: str, p: Percentiles) -> Text:
@@ -46,12 +46,8 @@ class WindowTotals(Static):
         t.append(" · ", style="dim")
         t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:.0f}")
         t.append(" tok/s", style="dim")
-        t.append("\nin ", style="dim")
-        t.append(tokens(s.input_tokens))
-        t.append(" · cached ", style="dim")
-        t.append(tokens(s.cached_input_tokens))
-        t.append(" · out ", style="dim")
-        t.append(tokens(s.output_tokens))
+        t.append("\n")
+        append_tokens(t, s.input_tokens, s.cached_input_tokens, s.output_tokens)
         t.append(f"\n{'':<8}{'p50':>9}{'p95':>9}{'p99':>9}\n", style="dim")
         t.append_text(_percentiles("latency", s.latency_ms))
         t.append("\n")
