@@ -202,6 +202,6 @@ class Rejection:
 class DecodeResult:
     """What one ``ExportTraceServiceRequest`` decoded into."""
 
-    calls: list[LLMCall] = field(default_factory=list)
-    spans: list[SpanRecord] = field(default_factory=list)  # every accepted span, calls included
+    calls: list[LLMCall] = field(default_factory=list)  # the LLM-call spans
+    spans: list[SpanRecord] = field(default_factory=list)  # every other decoded span (context)
     rejected: list[Rejection] = field(default_factory=list)

@@ -340,18 +340,18 @@ async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_curso
 
 def _hostile_call() -> DecodeResult:
     evil = "[bold red]pwned[/] \x1b[31mred\x1b[0m \x07bell\nnext"
-    trace_id, span_id = "ab" * 16, "cd" * 8
+    trace_id, span_id, parent_id = "ab" * 16, "cd" * 8, "ef" * 8
     call = LLMCall(
-        trace_id=trace_id, span_id=span_id, parent_span_id=None, name=f"POST {evil}",
+        trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=f"POST {evil}",
         service="plano(llm)", start_ns=int((SAMPLE_NOW - 2) * 1e9),
         end_ns=int((SAMPLE_NOW - 1) * 1e9), request_id=evil, model=evil, route=evil,
         session_id=evil, status_code=500, error_message=evil, flagged=True,
         signals=Signals(quality="severe", categories={"execution.failure": (1, 1)},
                         events=[SignalEvent(name="signal.x", type=evil, snippet=evil,
                                             metadata=json.dumps({"k": evil}))]))
-    span = SpanRecord(trace_id=trace_id, span_id=span_id, parent_span_id=None, name=evil,
-                      service=evil, start_ns=call.start_ns, end_ns=call.end_ns,
-                      status="error", is_llm=True)
+    span = SpanRecord(trace_id=trace_id, span_id=parent_id, parent_span_id=None, name=evil,
+                      service=evil, start_ns=call.start_ns - 1, end_ns=call.end_ns,
+                      status="error")
     return DecodeResult(calls=[call], spans=[span])
 
 

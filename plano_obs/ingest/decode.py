@@ -507,22 +507,6 @@ def _context_span(head: Any, raw: bytes, service: str | None, ids: tuple) -> Spa
     )
 
 
-def _call_span(call: LLMCall) -> SpanRecord:
-    return SpanRecord(
-        trace_id=call.trace_id,
-        span_id=call.span_id,
-        parent_span_id=call.parent_span_id,
-        name=call.name,
-        service=call.service,
-        start_ns=call.start_ns,
-        end_ns=call.end_ns,
-        status=call.span_status,
-        status_message=call.span_status_message,
-        attributes=call.attributes,
-        is_llm=True,
-    )
-
-
 def _service(resource: Any) -> str | None:
     for kv in resource.attributes:
         if kv.key == "service.name":
@@ -599,7 +583,6 @@ def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
                         if _is_llm(attrs):
                             call = _llm_call(head, attrs, service, ids)
                             calls.append(call)
-                            spans.append(_call_span(call))
                             continue
                     spans.append(_context_span(head, raw, service, ids))
                 except _Bad as e:

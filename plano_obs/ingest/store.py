@@ -48,6 +48,23 @@ class IngestStats:
     started_at: float = 0.0
 
 
+def _span_of(call: LLMCall) -> SpanRecord:
+    """An LLM call as a node of its trace's span tree."""
+    return SpanRecord(
+        trace_id=call.trace_id,
+        span_id=call.span_id,
+        parent_span_id=call.parent_span_id,
+        name=call.name,
+        service=call.service,
+        start_ns=call.start_ns,
+        end_ns=call.end_ns,
+        status=call.span_status,
+        status_message=call.span_status_message,
+        attributes=call.attributes,
+        is_llm=True,
+    )
+
+
 class Store:
     """Holds calls and traces in memory, bounded, and feeds pricing and analytics on ingest."""
 
@@ -81,8 +98,9 @@ class Store:
         # Span keys (trace_id+span_id) seen lately, for dropping exporter retries; oldest first.
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
-        self._traces: OrderedDict[str, list[SpanRecord]] = OrderedDict()
-        self._kept: OrderedDict[str, list[SpanRecord]] = OrderedDict()
+        # A trace's spans: context spans as SpanRecords, its LLM calls as the LLMCalls themselves.
+        self._traces: OrderedDict[str, list[SpanRecord | LLMCall]] = OrderedDict()
+        self._kept: OrderedDict[str, list[SpanRecord | LLMCall]] = OrderedDict()
         self._important: set[str] = set()  # trace ids with a flagged or failed call
         self._stats: dict[str, Any] = dict(
             received_spans=0, accepted_spans=0, calls=0, duplicate_spans=0, rejected_spans=0,
@@ -115,25 +133,35 @@ class Store:
         with self.lock:
             stats = self._stats
             seen, seen_order = self._seen, self._seen_order
-            stats["received_spans"] += len(result.spans) + len(result.rejected)
+            stats["received_spans"] += len(result.calls) + len(result.spans) + len(
+                result.rejected)
             if result.rejected:
                 stats["rejected_spans"] += len(result.rejected)
                 r = result.rejected[-1]
                 stats["last_rejection"] = r.reason
-            calls_by_key = {(c.trace_id, c.span_id): c for c in result.calls}
-            for span in result.spans:
-                key = span.trace_id + span.span_id
+            duplicates = 0
+            for call in result.calls:
+                key = call.trace_id + call.span_id
                 if key in seen:
-                    stats["duplicate_spans"] += 1
+                    duplicates += 1
                     continue
                 seen.add(key)
                 seen_order.append(key)
-                stats["accepted_spans"] += 1
-                if span.is_llm:
-                    call = calls_by_key[(span.trace_id, span.span_id)]
-                    self._add_call(call)
-                    new_calls += 1
+                self._add_call(call)
+                self._add_span(call)
+                new_calls += 1
+            accepted = new_calls
+            for span in result.spans:
+                key = span.trace_id + span.span_id
+                if key in seen:
+                    duplicates += 1
+                    continue
+                seen.add(key)
+                seen_order.append(key)
                 self._add_span(span)
+                accepted += 1
+            stats["accepted_spans"] += accepted
+            stats["duplicate_spans"] += duplicates
             while len(seen_order) > self.dedup_capacity:
                 seen.discard(seen_order.popleft())
         if new_calls or result.rejected:
@@ -158,7 +186,7 @@ class Store:
             del self._by_key[(old.trace_id, old.span_id)]
             self._stats["evicted_calls"] += 1
 
-    def _add_span(self, span: SpanRecord) -> None:
+    def _add_span(self, span: SpanRecord | LLMCall) -> None:
         trace_id = span.trace_id
         kept = self._kept.get(trace_id)
         if kept is not None:
@@ -176,7 +204,7 @@ class Store:
         else:
             spans.append(span)
 
-    def _keep(self, trace_id: str, spans: list[SpanRecord]) -> None:
+    def _keep(self, trace_id: str, spans: list[SpanRecord | LLMCall]) -> None:
         kept = self._kept.get(trace_id)
         if kept is None:
             self._kept[trace_id] = spans
@@ -227,15 +255,19 @@ class Store:
         """The held LLM calls of one trace, in start order."""
         with self.lock:
             spans = self._kept.get(trace_id) or self._traces.get(trace_id) or []
-            calls = [self._by_key.get((s.trace_id, s.span_id)) for s in spans if s.is_llm]
-        return sorted((c for c in calls if c is not None), key=lambda c: c.start_ns)
+            calls = [s for s in spans if isinstance(s, LLMCall)]
+        return sorted(calls, key=lambda c: c.start_ns)
 
     def trace(self, trace_id: str) -> list[SpanRecord]:
         """Every span held for a trace, in start order, with attributes decoded."""
         with self.lock:
             spans = list(self._kept.get(trace_id) or self._traces.get(trace_id) or [])
         out = []
-        for span in spans:
+        for item in spans:
+            if isinstance(item, LLMCall):
+                out.append(_span_of(item))
+                continue
+            span = item
             if span.raw is not None:
                 try:
                     attributes, events = decode_span_attributes(span.raw)
