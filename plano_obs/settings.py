@@ -31,7 +31,7 @@ class Settings(BaseModel):
     port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free one)")
     max_message_mb: float = Field(16.0, gt=0, le=1024, description="largest accepted request")
     max_pending_mb: float = Field(64.0, gt=0, le=8192, description="decode backlog before 429s")
-    capacity: int = Field(100_000, ge=100, description="LLM calls held for lists and drilldown")
+    capacity: int = Field(50_000, ge=100, description="LLM calls held for lists and drilldown")
     trace_capacity: int = Field(5_000, ge=10, description="recent traces held with all spans")
     kept_trace_capacity: int = Field(2_000, ge=10, description="flagged/failed traces held")
     refresh_ms: int = Field(500, ge=50, le=60_000, description="UI refresh interval")
