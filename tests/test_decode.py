@@ -361,3 +361,19 @@ def test_inline_attribute_parsing_agrees_with_protobuf_on_random_values():
         expected = _attrs(sp.attributes)
         got = _view_attrs(SpanHead.FromString(sp.SerializeToString()).attributes)
         assert got == expected
+
+
+def test_an_unexpected_failure_rejects_only_that_span(monkeypatch):
+    from plano_obs.ingest import decode
+
+    real = decode._llm_call
+
+    def flaky(sp, attrs, service, ids):
+        if attrs.get("request_id") == "boom":
+            raise RuntimeError("bug")
+        return real(sp, attrs, service, ids)
+
+    monkeypatch.setattr(decode, "_llm_call", flaky)
+    result = decode_request(request(span(llm_attrs(request_id="boom")), span(llm_attrs())))
+    assert len(result.calls) == 1
+    assert len(result.rejected) == 1 and "bug" in result.rejected[0].reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -42,6 +43,8 @@ __all__ = [
     "decode_span_attributes",
     "parse_span_name",
 ]
+
+log = logging.getLogger(__name__)
 
 FLAG = "\N{TRIANGULAR FLAG ON POST}"
 #: Attribute strings longer than this are cut (and marked with an ellipsis).
@@ -589,6 +592,9 @@ def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
                     rejected.append(_rejection(raw, head, str(e)))
                 except (DecodeError, UnicodeDecodeError) as e:
                     rejected.append(_rejection(raw, None, f"undecodable span: {e}"))
+                except Exception as e:  # noqa: BLE001 - one odd span must not lose its batch
+                    log.exception("unexpected error decoding a span")
+                    rejected.append(_rejection(raw, None, f"cannot decode span: {e!r}"[:200]))
     return result
 
 
