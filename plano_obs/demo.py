@@ -164,11 +164,13 @@ class DemoTraffic:
             model.provider == "anthropic" and rng.random() < 0.2) else 0
         reasoning = int(completion * rng.uniform(0.2, 0.6)) if model.resolved.startswith(
             ("o3", "gpt-4.1")) else 0
+        # Time to the first token, then generation at roughly the model's speed.
         lo, hi = model.latency_ms
-        latency_ms = int(rng.uniform(lo, hi)) if not failed else int(rng.uniform(20, lo))
-        ttft_ms = None
-        if streaming and not failed:
-            ttft_ms = int(rng.uniform(0.1, 0.35) * latency_ms) + 40
+        first_token_ms = int(rng.uniform(lo, hi) * rng.uniform(0.1, 0.3)) + 40
+        speed = model.tok_per_s * rng.uniform(0.6, 1.4)
+        latency_ms = (first_token_ms + int(completion / speed * 1000) if not failed
+                      else int(rng.uniform(20, lo)))
+        ttft_ms = first_token_ms if streaming and not failed else None
         session = self._session()
         start_ns = end_ns - latency_ms * 1_000_000 - 6_000_000
         flagged = (not failed) and rng.random() < self.flag_rate
