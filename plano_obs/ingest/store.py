@@ -9,14 +9,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from plano_obs.ingest.decode import decode_span_attributes
 from plano_obs.model import CallCost, DecodeResult, LLMCall, SpanRecord
 
 __all__ = ["IngestStats", "Store"]
+
+_Item = TypeVar("_Item", LLMCall, SpanRecord)
 
 
 class _Pricer(Protocol):
@@ -132,41 +134,38 @@ class Store:
         new_calls = 0
         with self.lock:
             stats = self._stats
-            seen, seen_order = self._seen, self._seen_order
             stats["received_spans"] += len(result.calls) + len(result.spans) + len(
                 result.rejected)
             if result.rejected:
                 stats["rejected_spans"] += len(result.rejected)
                 r = result.rejected[-1]
                 stats["last_rejection"] = r.reason
-            duplicates = 0
-            for call in result.calls:
-                key = call.trace_id + call.span_id
-                if key in seen:
-                    duplicates += 1
-                    continue
-                seen.add(key)
-                seen_order.append(key)
+            for call in self._unseen(result.calls):
                 self._add_call(call)
                 self._add_span(call)
                 new_calls += 1
             accepted = new_calls
-            for span in result.spans:
-                key = span.trace_id + span.span_id
-                if key in seen:
-                    duplicates += 1
-                    continue
-                seen.add(key)
-                seen_order.append(key)
+            for span in self._unseen(result.spans):
                 self._add_span(span)
                 accepted += 1
             stats["accepted_spans"] += accepted
-            stats["duplicate_spans"] += duplicates
+            stats["duplicate_spans"] += len(result.calls) + len(result.spans) - accepted
+            seen, seen_order = self._seen, self._seen_order
             while len(seen_order) > self.dedup_capacity:
                 seen.discard(seen_order.popleft())
         if new_calls or result.rejected:
             self._notify()
         return new_calls
+
+    def _unseen(self, items: list[_Item]) -> Iterator[_Item]:
+        """The spans (or calls) not seen before; an exporter's retry resends the same ones."""
+        seen, seen_order = self._seen, self._seen_order
+        for item in items:
+            key = item.trace_id + item.span_id
+            if key not in seen:
+                seen.add(key)
+                seen_order.append(key)
+                yield item
 
     def _add_call(self, call: LLMCall) -> None:
         if self.pricer is not None:
