@@ -9,6 +9,7 @@ import threading
 
 import grpc
 import pytest
+from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -153,6 +154,8 @@ def test_overload_answers_resource_exhausted_and_counts_instead_of_queueing_with
     codes: list[grpc.StatusCode] = []
     lock = threading.Lock()
 
+    retry_after: list[float] = []
+
     def send():
         channel, export = raw_export(r)
         try:
@@ -160,6 +163,10 @@ def test_overload_answers_resource_exhausted_and_counts_instead_of_queueing_with
             code = grpc.StatusCode.OK
         except grpc.RpcError as e:
             code = e.code()
+            trailer = dict(e.trailing_metadata() or ()).get("google.rpc.retryinfo-bin")
+            if trailer is not None:
+                info = RetryInfo.FromString(trailer)
+                retry_after.append(info.retry_delay.seconds + info.retry_delay.nanos / 1e9)
         with lock:
             codes.append(code)
         channel.close()
@@ -176,6 +183,8 @@ def test_overload_answers_resource_exhausted_and_counts_instead_of_queueing_with
         stats = store.stats()
         assert stats.refused_requests == refused
         assert "overloaded" in stats.last_refusal
+        # OTLP exporters retry RESOURCE_EXHAUSTED when the server says when.
+        assert retry_after == [1.0] * refused
     finally:
         r.stop(grace=0)
 

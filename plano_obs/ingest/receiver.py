@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
@@ -34,6 +35,15 @@ _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 #: Requests at least this large are decoded off the event loop, so small ones keep flowing.
 _OFFLOAD_BYTES = 256 * 1024
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
+#: Retry after this long when overloaded: OTLP exporters (and the Collector) retry
+#: RESOURCE_EXHAUSTED only when the server says when, in a google.rpc.RetryInfo trailer.
+RETRY_AFTER_S = 1
+
+
+def _retry_info(seconds: int) -> bytes:
+    """A serialized ``google.rpc.RetryInfo`` (field 1: its retry_delay Duration)."""
+    delay = Duration(seconds=seconds).SerializeToString()
+    return b"\x0a" + bytes([len(delay)]) + delay
 
 
 class ReceiverError(RuntimeError):
@@ -203,7 +213,9 @@ class Receiver:
         if self._pending_bytes + size > self.max_pending_bytes:
             reason = "receiver overloaded: too much data waiting to be decoded; retry later"
             self.store.count_refused(reason)
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, reason,
+                trailing_metadata=(("google.rpc.retryinfo-bin", _retry_info(RETRY_AFTER_S)),))
         self._pending_bytes += size
         try:
             loop = asyncio.get_running_loop()
