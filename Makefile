@@ -36,6 +36,7 @@ screenshots: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check plano_obs tests benchmarks scripts
+	$(BIN)/mypy plano_obs
 
 pricing-snapshot: $(VENV)/.installed
 	$(BIN)/python scripts/build_pricing_snapshot.py $(SOURCE)

@@ -304,12 +304,12 @@ class DemoTraffic:
             for service, span in spans:
                 by_service.setdefault(service, []).append(span)
         req = ExportTraceServiceRequest()
-        for service, spans in by_service.items():
+        for service, service_spans in by_service.items():
             rs = req.resource_spans.add()
             rs.resource.attributes.append(_kv("service.name", service))
             ss = rs.scope_spans.add()
             ss.scope.name = "brightstaff"
-            ss.spans.extend(spans)
+            ss.spans.extend(service_spans)
         return req
 
     def history(self, *, end_ns: int, minutes: int, per_minute: int) -> Iterator[

@@ -255,13 +255,13 @@ class Analytics:
             state = self._windows[name] = _WindowState(lo, hi, agg)
         else:
             for i in range(state.hi, hi):
-                b = self._buckets.get(i)
-                if b is not None:
-                    state.agg.merge(b)
+                entered = self._buckets.get(i)
+                if entered is not None:
+                    state.agg.merge(entered)
             for i in range(state.lo, lo):
-                b = self._buckets.get(i)
-                if b is not None:
-                    state.agg.subtract(b)
+                left = self._buckets.get(i)
+                if left is not None:
+                    state.agg.subtract(left)
             state.lo, state.hi = lo, hi
         buckets = [b for i, b in self._buckets.items() if lo <= i < hi]
         return state.agg, buckets, lo * _BUCKET_NS

@@ -231,7 +231,7 @@ class ExportDocument(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="plano obs export")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     generated_at: datetime
     window: WindowInfo
     source: str = Field(description="where the calls came from: listen address or files")

@@ -90,6 +90,8 @@ def _add_with_deps(pool: descriptor_pool.DescriptorPool, fd) -> None:  # type: i
     pool.Add(proto)
 
 
+ExportView: Any
+SpanHead: Any
 ExportView, SpanHead = _build()
 _FromAnyValue = common_pb2.AnyValue.FromString
 _FromKeyValue = common_pb2.KeyValue.FromString

@@ -13,7 +13,7 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf import json_format
@@ -373,8 +373,10 @@ def _status(attrs: Mapping[str, Any], key: str) -> int | None:
     return code
 
 
-_STRICT = {_K_STR: _str, _K_TOKENS: _tokens, _K_DURATION: _duration, _K_COST: _cost,
-           _K_BOOL: _bool, _K_STATUS: _status}
+_STRICT: dict[int, Callable[[Mapping[str, Any], str], Any]] = {
+    _K_STR: _str, _K_TOKENS: _tokens, _K_DURATION: _duration, _K_COST: _cost, _K_BOOL: _bool,
+    _K_STATUS: _status,
+}
 
 
 def _typed(attrs: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -35,7 +36,7 @@ class ObsApp(App[int]):
     CSS_PATH = "obs.tcss"
     TITLE = "plano obs"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
-    BINDINGS = GLOBAL_KEYS
+    BINDINGS: ClassVar[list[BindingType]] = [*GLOBAL_KEYS]
 
     def __init__(
         self,
