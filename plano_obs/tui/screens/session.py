@@ -46,6 +46,8 @@ class SessionScreen(Screen[None]):
         title.append(clean(self.session_id, 60), style="bold")
         title.append(f" · {count(len(calls))} turns held")
         title.append(f" · cost {usd(sum(costs)) if costs else usd(None)}")
+        if costs and len(costs) < len(calls):
+            title.append(f" ({len(calls) - len(costs)} unpriced)", style="yellow")
         errors = sum(c.is_error for c in calls)
         flagged = sum(c.flagged for c in calls)
         if errors:
