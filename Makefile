@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/plano obs --demo $(ARGS)
+	$(BIN)/plano obs --demo --offline $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(ARGS)
