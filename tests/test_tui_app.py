@@ -378,3 +378,20 @@ def test_clean_strips_ansi_and_control_characters() -> None:
     assert clean("a\x1b[1;31mb\x1b[0m\x1b]0;title\x07c\td\x00e\u202ef") == "abc d e f"
     assert clean(None) == "—"
     assert clean("x" * 50, 10) == "x" * 9 + "…"
+
+
+async def test_header_says_what_was_evicted_and_rejected_while_totals_keep_everything() -> None:
+    runtime = Runtime(Settings(offline=True, capacity=100, trace_capacity=10))
+    traffic = DemoTraffic(3)
+    for request in traffic.history(end_ns=int(SAMPLE_NOW * 1e9), minutes=3, per_minute=120):
+        runtime.store.ingest(decode_request(request))
+    runtime.store.count_rejected(2, "test: junk")
+    stats = runtime.store.stats()
+    assert stats.evicted_calls > 0 and stats.evicted_traces > 0
+    app = make_app(runtime)
+    async with app.run_test(size=(200, 40)):
+        header = text_of(app.screen.query_one(StatusLine))
+        assert f"evicted {stats.evicted_calls:,} calls, {stats.evicted_traces:,} traces" in header
+        assert "rejected 2" in header
+        totals = text_of(app.screen.query_one(WindowTotals))
+        assert f"requests {stats.calls:,}" in totals  # evicted calls still count

@@ -32,8 +32,9 @@ class StatusLine(Static):
         if s.refused_requests:
             line.append(f" │ refused {count(s.refused_requests)}", style="yellow")
         if s.evicted_calls or s.evicted_traces:
-            line.append(f" │ evicted {count(s.evicted_calls + s.evicted_traces)}",
-                        style="yellow")
+            # Totals never lose evicted calls; only the lists and the drilldown do.
+            line.append(f" │ evicted {count(s.evicted_calls)} calls, "
+                        f"{count(s.evicted_traces)} traces", style="yellow")
         line.append(" │ ", style="dim")
         line.append(f"OTLP {clean(frame.listen_address)}")
         line.append(" │ ", style="dim")
