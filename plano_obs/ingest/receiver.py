@@ -125,6 +125,8 @@ class Receiver:
             return
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as s:
+            # As gRPC does: a port whose old connections linger in TIME_WAIT is free to use.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((self.host, self.port))
             except OSError as e:
