@@ -107,3 +107,17 @@ def test_trend_is_per_minute_with_unknowns_as_none() -> None:
     assert points[1].p95_latency_ms == pytest.approx(180, rel=0.01)  # 19th of 20
     assert points[1].cost_usd == 0.5
     assert points[3].p95_latency_ms is None and points[3].cost_usd is None
+
+
+def test_trend_picks_up_a_late_call_in_a_minute_it_already_showed() -> None:
+    a = Analytics()
+    a.add(make_call(T0 + 5, duration_ms=100, cost_usd=0.5))
+    before = a.trend(T0 + 130, minutes=3)
+    assert [p.requests for p in before] == [1, 0, 0]
+    a.add(make_call(T0 + 20, duration_ms=900, cost_usd=0.25, status_code=503))  # late arrival
+    after = a.trend(T0 + 130, minutes=3)
+    assert [p.requests for p in after] == [2, 0, 0]
+    assert after[0].errors == 1 and after[0].cost_usd == 0.75
+    assert after[0].p95_latency_ms == pytest.approx(100, rel=0.01)
+    a.clear()
+    assert [p.requests for p in a.trend(T0 + 130, minutes=3)] == [0, 0, 0]

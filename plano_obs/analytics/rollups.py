@@ -176,6 +176,8 @@ class Analytics:
         """Forget every call."""
         with self._lock:
             self._all = Aggregate(max_sessions=self.max_sessions, lru_sessions=True)
+            # minute -> (requests in its buckets, its point): past minutes rarely change.
+            self._trend_points: dict[int, tuple[int, TrendPoint]] = {}
             self._buckets: dict[int, Aggregate] = {}
             self._max_bucket: int | None = None
             self._windows: dict[str, _WindowState] = {}
@@ -309,18 +311,31 @@ class Analytics:
         per_minute = 60 // BUCKET_SECONDS
         last_minute = math.floor(now / 60)
         points = []
+        cache = self._trend_points
         with self._lock:
-            for m in range(last_minute - minutes + 1, last_minute + 1):
+            first = last_minute - minutes + 1
+            for m in range(first, last_minute + 1):
+                buckets = [b for i in range(m * per_minute, (m + 1) * per_minute)
+                           if (b := self._buckets.get(i)) is not None]
+                # Buckets only grow (or expire), so an unchanged request count means an
+                # unchanged minute; a late call or an expired bucket recomputes it.
+                requests = sum(b.total.requests for b in buckets)
+                cached = cache.get(m)
+                if cached is not None and cached[0] == requests:
+                    points.append(cached[1])
+                    continue
                 total = Stats()
-                for i in range(m * per_minute, (m + 1) * per_minute):
-                    b = self._buckets.get(i)
-                    if b is not None:
-                        total.merge(b.total)
+                for b in buckets:
+                    total.merge(b.total)
                 p95 = total.latency.quantiles((0.95,))[0]
-                points.append(TrendPoint(
+                point = TrendPoint(
                     start=datetime.fromtimestamp(m * 60, UTC), requests=total.requests,
                     errors=total.errors, p95_latency_ms=_round(p95, 3),
-                    cost_usd=_cost(total.cost())))
+                    cost_usd=_cost(total.cost()))
+                cache[m] = (requests, point)
+                points.append(point)
+            for m in [k for k in cache if k < first]:
+                del cache[m]
         return points
 
     @staticmethod
