@@ -395,3 +395,21 @@ async def test_header_says_what_was_evicted_and_rejected_while_totals_keep_every
         assert "rejected 2" in header
         totals = text_of(app.screen.query_one(WindowTotals))
         assert f"requests {stats.calls:,}" in totals  # evicted calls still count
+
+
+async def test_calls_that_arrive_during_a_drilldown_show_on_return() -> None:
+    runtime = sample_runtime(minutes=3)
+    runtime.settings.refresh_ms = 60_000  # no timer refresh: returning must redraw by itself
+    app = make_app(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        traffic = DemoTraffic(99)
+        runtime.store.ingest(decode_request(traffic.request(
+            [traffic.trace(int((SAMPLE_NOW - 1) * 1e9)) for _ in range(5)])))
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        totals = text_of(app.screen.query_one(WindowTotals))
+        assert f"requests {runtime.store.stats().calls:,}" in totals

@@ -114,8 +114,14 @@ class MainScreen(Screen[None]):
     def on_store_changed(self, _: StoreChanged) -> None:
         self._dirty = True
 
+    def on_screen_resume(self) -> None:
+        """Back from a covering screen: show what arrived meanwhile at once."""
+        if self.frame is not None and not self.view.paused:
+            self.refresh_view()
+
     def _tick(self) -> None:
-        if self.view.paused:
+        # Nothing to compute while a detail, session or help screen covers this one.
+        if self.view.paused or self.app.screen is not self:
             return
         if self._dirty or self.ctx.clock() - self._last_draw >= _IDLE_REDRAW_S:
             self.refresh_view()
