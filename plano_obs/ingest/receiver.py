@@ -1,9 +1,11 @@
 """The OTLP/gRPC trace receiver: a thin shell around ``decode_request`` and the store.
 
-Runs a ``grpc.aio`` server on its own thread and event loop. Requests are decoded on that loop;
-large ones on one worker thread, with the bytes waiting for it bounded: beyond the bound the
-receiver answers RESOURCE_EXHAUSTED (retryable for OTLP exporters) and counts the refusal,
-instead of letting memory grow.
+Serves ``TraceService/Export`` with the HTTP/2 transport of ``plano_obs.ingest.h2`` on its own
+thread and event loop. Requests are decoded on that loop; large ones on one worker thread. Every
+request's size is known from its gRPC prefix before its body is held: one above the message limit,
+or one that would take the bytes held for requests above the pending bound, is answered
+RESOURCE_EXHAUSTED (retryable for OTLP exporters, with a RetryInfo trailer when overloaded) and
+counted, instead of letting memory grow.
 """
 
 from __future__ import annotations
@@ -11,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
 from google.protobuf.duration_pb2 import Duration
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from plano_obs.ingest.decode import RequestDecodeError, decode_request
+from plano_obs.ingest.h2 import CallError, Status, UnaryCall, UnaryServer
 from plano_obs.ingest.store import Store
 from plano_obs.model import DecodeResult
 
@@ -31,7 +32,6 @@ __all__ = ["EXPORT_METHOD", "PortInUseError", "Receiver", "ReceiverError"]
 log = logging.getLogger(__name__)
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 #: Requests at least this large are decoded off the event loop, so small ones keep flowing.
 _OFFLOAD_BYTES = 256 * 1024
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
@@ -94,7 +94,7 @@ class Receiver:
         self.requests = 0
         self._pending_bytes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: grpc.aio.Server | None = None
+        self._server: UnaryServer | None = None
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plano-obs-decode")
         self._started = threading.Event()
@@ -111,7 +111,6 @@ class Receiver:
 
     def start(self) -> None:
         """Bind and serve in a background thread; raises PortInUseError when the port is taken."""
-        self._check_port_free()
         self._thread = threading.Thread(target=self._run, name="plano-obs-receiver", daemon=True)
         self._thread.start()
         self._started.wait(timeout=10)
@@ -119,23 +118,6 @@ class Receiver:
             raise self._start_error
         if not self._started.is_set():
             raise ReceiverError(f"the receiver did not start on {self.address} within 10 s")
-
-    def _check_port_free(self) -> None:
-        if self.port == 0:
-            return
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            # As gRPC does: a port whose old connections linger in TIME_WAIT is free to use.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((self.host, self.port))
-            except OSError as e:
-                if e.errno == errno.EADDRINUSE:
-                    raise PortInUseError(
-                        f"port {self.port} on {self.host} is already in use; "
-                        f"choose another with --port (or PLANO_OBS_PORT)"
-                    ) from None
-                raise ReceiverError(f"cannot listen on {self.address}: {e.strerror}") from None
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -150,33 +132,19 @@ class Receiver:
             loop.close()
 
     async def _serve(self) -> None:
-        # gRPC itself refuses anything far above our limit; up to it we refuse and count.
-        hard_limit = max(self.max_message_bytes * 2, self.max_message_bytes + (1 << 20))
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", hard_limit),
-                ("grpc.so_reuseport", 0),
-            ],
-            maximum_concurrent_rpcs=self.max_concurrent_rpcs,
-        )
-        handler = grpc.method_handlers_generic_handler(
-            _SERVICE,
-            {"Export": grpc.unary_unary_rpc_method_handler(self._export)},
-        )
-        server.add_generic_rpc_handlers((handler,))
+        server = UnaryServer(self._handle, self._admit, max_streams=self.max_concurrent_rpcs,
+                             on_refused=self._refused)
         try:
-            bound = server.add_insecure_port(self.address)
-        except RuntimeError as e:
-            raise PortInUseError(
-                f"cannot listen on {self.address} ({e}); choose another port with --port"
-            ) from None
-        if bound == 0:
-            raise PortInUseError(
-                f"port {self.port} on {self.host} is already in use; choose another with --port"
-            )
-        self.port = bound
+            # SO_REUSEADDR, as gRPC: a port whose old connections linger in TIME_WAIT is free.
+            self.port = await server.start(self.host, self.port)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"port {self.port} on {self.host} is already in use; "
+                    f"choose another with --port (or PLANO_OBS_PORT)"
+                ) from None
+            raise ReceiverError(f"cannot listen on {self.address}: {e.strerror or e}") from None
         self._stopping = asyncio.Event()
-        await server.start()
         self._server = server
         self._started.set()
         await self._stopping.wait()
@@ -197,42 +165,58 @@ class Receiver:
 
     # -- the RPC ----------------------------------------------------------------------------
 
-    async def _export(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    def _admit(self, call: UnaryCall) -> CallError | None:
+        """Refuse, before its body is held, a call we will not take."""
         self.requests += 1
-        size = len(request)
+        if call.path != EXPORT_METHOD:
+            reason = (f"{call.path[:120] or 'a call without a method'} is not served here "
+                      f"(this port receives OTLP traces: {EXPORT_METHOD})")
+            self.store.count_refused(reason)
+            return CallError(Status.UNIMPLEMENTED, reason)
+        size = call.size
         if size > self.max_message_bytes:
             reason = (
                 f"request of {size / 1048576:.1f} MiB exceeds the "
                 f"{self.max_message_bytes / 1048576:.0f} MiB limit (--max-message-mb)"
             )
             self.store.count_refused(reason)
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
-        if size < _OFFLOAD_BYTES:
-            try:
-                return self._ingest(request)
-            except RequestDecodeError as e:
-                await self._invalid(context, e)
-        if self._pending_bytes + size > self.max_pending_bytes:
+            return CallError(Status.RESOURCE_EXHAUSTED, reason)
+        server = self._server
+        if server is not None and server.buffered + size + 5 > self.max_pending_bytes:
             reason = "receiver overloaded: too much data waiting to be decoded; retry later"
             self.store.count_refused(reason)
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, reason,
-                trailing_metadata=(("google.rpc.retryinfo-bin", _retry_info(RETRY_AFTER_S)),))
-        self._pending_bytes += size
+            return CallError(Status.RESOURCE_EXHAUSTED, reason,
+                             (("google.rpc.retryinfo-bin", _retry_info(RETRY_AFTER_S)),))
+        return None
+
+    def _handle(self, call: UnaryCall) -> None:
+        if call.size < _OFFLOAD_BYTES:
+            self._answer(call, self._work, call)
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, self._work, call)
+        future.add_done_callback(lambda f: self._answer(call, f.result))
+
+    def _answer(self, call: UnaryCall, work, *args) -> None:  # type: ignore[no-untyped-def]
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._ingest, request)
+            call.reply(work(*args))
         except RequestDecodeError as e:
-            await self._invalid(context, e)
-            raise  # unreachable: abort raises
-        finally:
-            self._pending_bytes -= size
+            self.store.count_refused(str(e))
+            call.fail(CallError(Status.INVALID_ARGUMENT, str(e)))
+        except CallError as e:
+            self.store.count_refused(e.message)
+            call.fail(e)
+        except asyncio.CancelledError:
+            call.fail(CallError(Status.UNAVAILABLE, "the receiver is stopping; retry later"))
+        except Exception as e:  # noqa: BLE001 - one request's bug must not stop the receiver
+            log.exception("unexpected error ingesting a request")
+            self.store.count_refused(f"internal error: {e!r}"[:200])
+            call.fail(CallError(Status.INTERNAL, f"internal error: {e!r}"[:200]))
 
-    async def _invalid(self, context: grpc.aio.ServicerContext, e: RequestDecodeError) -> None:
-        self.store.count_refused(str(e))
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+    def _refused(self, peer: str, message: str) -> None:
+        self.store.count_refused(f"{message} (from {peer})")
 
-    def _ingest(self, request: bytes) -> bytes:
-        result = decode_request(request)
+    def _work(self, call: UnaryCall) -> bytes:
+        result = decode_request(call.message(self.max_message_bytes))
         self.store.ingest(result)
         return _response(result)
