@@ -19,8 +19,8 @@ from plano_obs.ingest.decode import (
 from otlp_fixtures import T0, event, llm_attrs, request, span
 
 
-def one_call(attrs, **kw):
-    result = decode_request(request(span(attrs, **kw)))
+def one_call(attrs, proto=None, **kw):
+    result = decode_request(request(proto if proto is not None else span(attrs, **kw)))
     assert not result.rejected, result.rejected
     assert len(result.calls) == 1
     return result.calls[0]
@@ -348,7 +348,7 @@ def test_inline_attribute_parsing_agrees_with_protobuf_on_random_values():
     import random
 
     from plano_obs.ingest._wire import SpanHead
-    from plano_obs.ingest.decode import _attrs, _view_attrs
+    from plano_obs.ingest.decode import _Attrs, _attrs
 
     rng = random.Random(1)
     values = [0, 1, 127, 128, 255, 16383, 16384, 2_097_151, 2_097_152, 2**40, -1, -300,
@@ -360,10 +360,32 @@ def test_inline_attribute_parsing_agrees_with_protobuf_on_random_values():
         sp = span(attrs)
         expected = _attrs(sp.attributes)
         for _ in range(2):  # the second pass reads the short ones from the attribute cache
-            got = _view_attrs(SpanHead.FromString(sp.SerializeToString()).attributes)
+            got = _Attrs(SpanHead.FromString(sp.SerializeToString()).attributes).all
             assert got == expected
             # == cannot tell True from 1 or 1.0 from 1: compare the types as well
             assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize("first, last, expected", [
+    (5, 7, 7), ("junk", 7, 7), (5, "", None), (5, "9", 9), (5, None, None)])
+def test_a_repeated_attribute_counts_by_its_last_value(first, last, expected):
+    sp = span(llm_attrs())
+    del sp.attributes[[kv.key for kv in sp.attributes].index("llm.usage.prompt_tokens")]
+    for value in (first, last):
+        kv = sp.attributes.add(key="llm.usage.prompt_tokens")
+        if isinstance(value, int):
+            kv.value.int_value = value
+        elif isinstance(value, str):
+            kv.value.string_value = value
+    for _ in range(2):  # the second time from the attribute cache
+        assert one_call({}, proto=sp).prompt_tokens == expected
+
+
+def test_a_repeated_attribute_with_junk_last_rejects_the_span():
+    sp = span(llm_attrs())
+    sp.attributes.add(key="llm.usage.prompt_tokens").value.string_value = "lots"
+    result = decode_request(request(sp))
+    assert result.calls == [] and "prompt_tokens: not a number" in result.rejected[0].reason
 
 
 def test_an_unexpected_failure_rejects_only_that_span(monkeypatch):
@@ -372,7 +394,7 @@ def test_an_unexpected_failure_rejects_only_that_span(monkeypatch):
     real = decode._llm_call
 
     def flaky(sp, attrs, service, ids):
-        if attrs.get("request_id") == "boom":
+        if attrs.all.get("request_id") == "boom":
             raise RuntimeError("bug")
         return real(sp, attrs, service, ids)
 
@@ -380,3 +402,12 @@ def test_an_unexpected_failure_rejects_only_that_span(monkeypatch):
     result = decode_request(request(span(llm_attrs(request_id="boom")), span(llm_attrs())))
     assert len(result.calls) == 1
     assert len(result.rejected) == 1 and "bug" in result.rejected[0].reason
+
+
+def test_an_overlong_int_reads_as_protobuf_reads_it():
+    from opentelemetry.proto.common.v1 import common_pb2
+
+    from plano_obs.ingest._wire import any_value
+
+    raw = b"\x18\xfb" + b"\xff" * 8 + b"\x3e"  # a 10-byte varint with bits past the 64th
+    assert any_value(raw, lambda v: None) == common_pb2.AnyValue.FromString(raw).int_value

@@ -9,6 +9,7 @@ never half-counted.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import logging
 import math
@@ -22,7 +23,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from plano_obs.ingest._wire import LLM_KEY_MARKERS, ExportView, SpanHead, key_value
+from plano_obs.ingest._wire import LLM_KEY_HINT, LLM_KEY_MARKERS, ExportView, SpanHead, key_value
 from plano_obs.model import (
     API_PATHS,
     SIGNAL_CATEGORIES,
@@ -380,45 +381,41 @@ _STRICT: dict[int, Callable[[Mapping[str, Any], str], Any]] = {
 }
 
 
-def _typed(attrs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The known LLM attributes, checked and typed; and whether any ``signals.*`` key is there."""
-    typed: dict[str, Any] = {}
-    has_signals = False
-    kinds = _KINDS
-    for key, value in attrs.items():
-        kind = kinds.get(key)
-        if kind is None:
-            if key[:8] == "signals.":
-                has_signals = True
-            continue
-        if value is None:
-            continue
-        t = type(value)
-        if kind == _K_STR:
-            if t is str:
-                if value:
-                    typed[key] = value
-                continue
-        elif kind == _K_TOKENS:
-            if t is int and 0 <= value <= MAX_TOKENS:
-                typed[key] = value
-                continue
-        elif kind == _K_DURATION:
-            if (t is int or t is float) and 0 <= value <= MAX_DURATION_MS:
-                typed[key] = float(value)
-                continue
-        elif kind == _K_STATUS:
-            if t is int and 100 <= value <= 599:
-                typed[key] = value
-                continue
-        elif kind == _K_BOOL:
-            if t is bool:
-                typed[key] = value
-                continue
-        converted = _STRICT[kind](attrs, key)
-        if converted is not None:
-            typed[key] = converted
-    return typed, has_signals
+#: What ``_known`` makes of an attribute besides its typed value.
+_OTHER = object()  # not a known LLM attribute
+_SIGNALS = object()  # a ``signals.*`` attribute
+_ABSENT = object()  # a known one, but None or an empty string: as if not sent
+_CHECK = object()  # a known one in an unusual form: the strict converter decides
+
+
+def _known(key: str, value: Any) -> Any:
+    """A known LLM attribute's value if it is already well typed (durations as float), or one
+    of the markers above. The common case, decided once per distinct attribute (it is cached)."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        return _SIGNALS if key[:8] == "signals." else _OTHER
+    if value is None:
+        return _ABSENT
+    t = type(value)
+    if kind == _K_STR:
+        if t is str:
+            return value if value else _ABSENT
+    elif kind == _K_TOKENS:
+        if t is int and 0 <= value <= MAX_TOKENS:
+            return value
+    elif kind == _K_DURATION:
+        if (t is int or t is float) and 0 <= value <= MAX_DURATION_MS:
+            return float(value)
+    elif kind == _K_COST:
+        if (t is int or t is float) and 0 <= value < math.inf:
+            return float(value)
+    elif kind == _K_STATUS:
+        if t is int and 100 <= value <= 599:
+            return value
+    elif kind == _K_BOOL:
+        if t is bool:
+            return value
+    return _CHECK
 
 
 def _either(typed: dict[str, Any], key: str, fallback: str) -> Any:
@@ -426,9 +423,9 @@ def _either(typed: dict[str, Any], key: str, fallback: str) -> Any:
     return typed.get(fallback) if value is None else value
 
 
-def _llm_call(sp: Any, attrs: dict[str, Any], service: str | None, ids: tuple) -> LLMCall:
+def _llm_call(sp: Any, view: _Attrs, service: str | None, ids: tuple) -> LLMCall:
     trace_id, span_id, parent = ids
-    typed, has_signals = _typed(attrs)
+    attrs, typed = view.all, view.typed
     g = typed.get
     name = _bound(sp.name, MAX_NAME_CHARS)
     api_path, name_requested, name_resolved, flagged = parse_span_name(name)
@@ -451,49 +448,56 @@ def _llm_call(sp: Any, attrs: dict[str, Any], service: str | None, ids: tuple) -
     error_message = g("error.message") or g("exception.message")
     if error_message is None and span_status == "error":
         error_message = status_message
+    e = _either
+    # Positional, in LLMCall's field order (checked at import, below): binding three dozen
+    # keyword arguments costs more than the rest of this function.
     return LLMCall(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        service=service,
-        start_ns=start,
-        end_ns=end,
-        request_id=g("request_id") or g("http.request_id") or span_id,
-        model=(g("llm.model") or g("gen_ai.response.model") or g("gen_ai.request.model")
-               or name_resolved),
-        model_requested=g("model.requested") or g("gen_ai.request.model") or name_requested,
-        provider=(g("llm.provider") or g("gen_ai.provider.name") or g("gen_ai.system")
-                  or service),
-        api_path=api_path,
-        route=g("plano.route.name"),
-        session_id=g("plano.session_id") or g("gen_ai.conversation.id"),
-        is_streaming=g("llm.is_streaming"),
-        status_code=_either(typed, "http.status_code", "http.response.status_code"),
-        duration_ms=duration,
-        ttft_ms=ttft if ttft is not None else ttft_event_ms,
-        prompt_tokens=_either(typed, "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
-        completion_tokens=_either(
-            typed, "llm.usage.completion_tokens", "gen_ai.usage.output_tokens"),
-        total_tokens=g("llm.usage.total_tokens"),
-        cached_input_tokens=_either(
-            typed, "llm.usage.cached_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
-        cache_creation_tokens=_either(
-            typed, "llm.usage.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens"),
-        reasoning_tokens=g("llm.usage.reasoning_tokens"),
-        gateway_input_cost_usd=g("llm.usage.input_cost_usd"),
-        gateway_output_cost_usd=g("llm.usage.output_cost_usd"),
-        gateway_total_cost_usd=g("llm.usage.total_cost_usd"),
-        span_status=span_status,
-        span_status_message=status_message,
-        error_type=g("error.type"),
-        error_message=error_message,
-        routing_strategy=g("routing.strategy"),
-        selection_reason=g("routing.selection_reason"),
-        flagged=flagged,
-        signals=_signals(attrs, events) if has_signals or events else None,
-        attributes=attrs,
+        trace_id, span_id, parent, name, service, start, end,
+        g("request_id") or g("http.request_id") or span_id,
+        g("llm.model") or g("gen_ai.response.model") or g("gen_ai.request.model")
+        or name_resolved,  # model: the one that ran
+        g("model.requested") or g("gen_ai.request.model") or name_requested,
+        g("llm.provider") or g("gen_ai.provider.name") or g("gen_ai.system") or service,
+        api_path,
+        g("plano.route.name"),
+        g("plano.session_id") or g("gen_ai.conversation.id"),
+        g("llm.is_streaming"),
+        e(typed, "http.status_code", "http.response.status_code"),
+        duration,
+        ttft if ttft is not None else ttft_event_ms,
+        e(typed, "llm.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
+        e(typed, "llm.usage.completion_tokens", "gen_ai.usage.output_tokens"),
+        g("llm.usage.total_tokens"),
+        e(typed, "llm.usage.cached_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
+        e(typed, "llm.usage.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens"),
+        g("llm.usage.reasoning_tokens"),
+        g("llm.usage.input_cost_usd"),
+        g("llm.usage.output_cost_usd"),
+        g("llm.usage.total_cost_usd"),
+        span_status,
+        status_message,
+        g("error.type"),
+        error_message,
+        g("routing.strategy"),
+        g("routing.selection_reason"),
+        flagged,
+        _signals(attrs, events) if view.has_signals or events else None,
+        attrs,
     )
+
+
+#: The order _llm_call passes LLMCall's fields in; a change to the model must change both.
+_LLM_CALL_ORDER = (
+    "trace_id", "span_id", "parent_span_id", "name", "service", "start_ns", "end_ns",
+    "request_id", "model", "model_requested", "provider", "api_path", "route", "session_id",
+    "is_streaming", "status_code", "duration_ms", "ttft_ms", "prompt_tokens", "completion_tokens",
+    "total_tokens", "cached_input_tokens", "cache_creation_tokens", "reasoning_tokens",
+    "gateway_input_cost_usd", "gateway_output_cost_usd", "gateway_total_cost_usd", "span_status",
+    "span_status_message", "error_type", "error_message", "routing_strategy", "selection_reason",
+    "flagged", "signals", "attributes",
+)
+if tuple(f.name for f in dataclasses.fields(LLMCall))[: len(_LLM_CALL_ORDER)] != _LLM_CALL_ORDER:
+    raise ImportError("LLMCall's fields changed: update _llm_call and _LLM_CALL_ORDER")
 
 
 def _context_span(head: Any, raw: bytes, service: str | None, ids: tuple) -> SpanRecord:
@@ -525,64 +529,96 @@ _FromSpan = trace_pb2.Span.FromString
 _FromHead = SpanHead.FromString
 
 
-#: Serialized KeyValue -> (key, value) for short scalar attributes. Gateway spans repeat most of
-#: theirs (model, provider, route, status, streaming, session): about 70% of lookups hit.
-_KV_CACHE: dict[bytes, tuple[str, Any]] = {}
+#: Serialized KeyValue -> (key, value, what _known makes of it) for short scalar attributes.
+#: Gateway spans repeat most of theirs (model, provider, route, status, streaming, session).
+_KV_CACHE: dict[bytes, tuple[str, Any, Any]] = {}
 _KV_CACHE_MAX = 8_192
 _KV_CACHE_BYTES = 96  # longer KeyValues are not kept
 
 
-def _view_attrs(raw_kvs: Any) -> dict[str, Any]:
-    """Attributes from serialized KeyValues; the common short layouts are parsed inline.
+class _Attrs:
+    """A span's attributes, verbatim, and the known LLM ones checked and typed."""
 
-    KeyValue = 0x0A len key 0x12 len AnyValue; AnyValue = tag payload. Anything else (long
-    strings, arrays, odd encodings) goes through protobuf.
-    """
-    attrs: dict[str, Any] = {}
-    cache = _KV_CACHE
-    for kv in raw_kvs:
-        hit = cache.get(kv)
-        if hit is not None:
-            attrs[hit[0]] = hit[1]
-            continue
-        size = len(kv)
-        value: Any
-        if size > 5 and kv[0] == 0x0A and kv[1] < 0x80:
-            end = kv[1] + 2
-            if kv[end] == 0x12 and kv[end + 1] == size - end - 2:
-                tag = kv[end + 2]
-                value = _MISS
-                if tag == 0x0A:  # string_value, shorter than 128 bytes
-                    if kv[end + 3] == size - end - 4:
-                        value = kv[end + 4 :].decode("utf-8", "replace")
-                elif tag == 0x18:  # int_value, up to 3 varint bytes
-                    n = size - end - 3
-                    b0 = kv[end + 3]
-                    if n == 1:
-                        value = b0
-                    elif n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
-                        value = (b0 & 0x7F) | (kv[end + 4] << 7)
-                    elif n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
-                        value = (b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7) | (kv[end + 5] << 14)
-                elif tag == 0x21:  # double_value
-                    if size - end - 3 == 8:
-                        value = _unpack_double(kv, end + 3)[0]
-                elif tag == 0x10:  # bool_value
-                    if size - end - 3 == 1:
-                        value = kv[end + 3] != 0
-                if value is not _MISS:
-                    key = kv[2:end].decode("utf-8", "replace")
-                    attrs[key] = value
-                    if size <= _KV_CACHE_BYTES:
-                        if len(cache) >= _KV_CACHE_MAX:
-                            cache.clear()
-                        cache[kv] = (key, value)
-                    continue
-        key, value = key_value(kv, _any)
-        if type(value) is str and len(value) > MAX_STRING_CHARS:
-            value = _bound(value)
-        attrs[key] = value
-    return attrs
+    __slots__ = ("all", "typed", "has_signals")
+
+    def __init__(self, raw_kvs: Any) -> None:
+        """Read serialized KeyValues; the common short layouts are parsed inline.
+
+        KeyValue = 0x0A len key 0x12 len AnyValue; AnyValue = tag payload. Anything else (long
+        strings, arrays, odd encodings) goes through protobuf.
+        """
+        attrs: dict[str, Any] = {}
+        typed: dict[str, Any] = {}
+        check: list[str] = []
+        has_signals = False
+        cache = _KV_CACHE
+        for kv in raw_kvs:
+            hit = cache.get(kv)
+            if hit is not None:
+                key, value, known = hit
+            else:
+                key, value = _key_value(kv)
+                known = _known(key, value)
+                if len(kv) <= _KV_CACHE_BYTES and type(value) in _SCALARS:
+                    if len(cache) >= _KV_CACHE_MAX:
+                        cache.clear()
+                    cache[kv] = (key, value, known)
+            attrs[key] = value
+            if known is _OTHER:
+                continue
+            if known is _SIGNALS:
+                has_signals = True
+            elif known is _CHECK:
+                check.append(key)
+                typed.pop(key, None)  # a repeated key: the last value counts, as in attrs
+            elif known is _ABSENT:
+                typed.pop(key, None)
+            else:
+                typed[key] = known
+        for key in check:
+            converted = _STRICT[_KINDS[key]](attrs, key)
+            if converted is not None:
+                typed[key] = converted
+        self.all = attrs
+        self.typed = typed
+        self.has_signals = has_signals
+
+
+_SCALARS = frozenset((str, int, float, bool))
+
+
+def _key_value(kv: bytes) -> tuple[str, Any]:
+    """One serialized KeyValue; short strings and small ints are read without protobuf."""
+    size = len(kv)
+    if size > 5 and kv[0] == 0x0A and kv[1] < 0x80:
+        end = kv[1] + 2  # the value field's tag; a KeyValue with no value ends before it
+        if size > end + 3 and kv[end] == 0x12 and kv[end + 1] == size - end - 2:
+            tag = kv[end + 2]
+            n = size - end - 3  # bytes after the AnyValue's tag: at least 1 here
+            value: Any = _MISS
+            if tag == 0x0A:  # string_value, shorter than 128 bytes
+                if kv[end + 3] == n - 1:
+                    value = kv[end + 4 :].decode("utf-8", "replace")
+            elif tag == 0x18:  # int_value, up to 3 varint bytes
+                b0 = kv[end + 3]
+                if n == 1:
+                    value = b0
+                elif n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
+                    value = (b0 & 0x7F) | (kv[end + 4] << 7)
+                elif n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
+                    value = (b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7) | (kv[end + 5] << 14)
+            elif tag == 0x21:  # double_value
+                if n == 8:
+                    value = _unpack_double(kv, end + 3)[0]
+            elif tag == 0x10:  # bool_value
+                if n == 1:
+                    value = kv[end + 3] != 0
+            if value is not _MISS:
+                return kv[2:end].decode("utf-8", "replace"), value
+    key, value = key_value(kv, _any)
+    if type(value) is str and len(value) > MAX_STRING_CHARS:
+        value = _bound(value)
+    return key, value
 
 
 _MISS = object()
@@ -600,6 +636,7 @@ def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
     result = DecodeResult()
     calls, spans, rejected = result.calls, result.spans, result.rejected
     m1, m2, m3 = LLM_KEY_MARKERS
+    hint = LLM_KEY_HINT
     for rs in view.resource_spans:
         service = _service(rs.resource)
         for ss in rs.scope_spans:
@@ -609,9 +646,9 @@ def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
                     head = _FromHead(raw)
                     ids = _ids(head.trace_id, head.span_id, head.parent_span_id)
                     _times(head.start_time_unix_nano, head.end_time_unix_nano)
-                    if m1 in raw or m2 in raw or m3 in raw:
-                        attrs = _view_attrs(head.attributes)
-                        if _is_llm(attrs):
+                    if hint in raw and (m1 in raw or m2 in raw or m3 in raw):
+                        attrs = _Attrs(head.attributes)
+                        if _is_llm(attrs.all):
                             call = _llm_call(head, attrs, service, ids)
                             calls.append(call)
                             continue
