@@ -5,6 +5,7 @@ Every optional field is ``None`` when the span did not say: unknown is never 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +121,9 @@ class SpanRecord:
     end_ns: int
     status: str  # "unset" | "ok" | "error"
     status_message: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    #: Read-only here: a context span shares one empty mapping until its ``raw`` is decoded.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    events: Sequence[tuple[int, str, Mapping[str, Any]]] = field(default_factory=list)
     is_llm: bool = False  # the span is an LLM call (its LLMCall has the details)
     #: A context span's serialized form; the store decodes attributes from it on demand.
     raw: bytes | None = field(default=None, repr=False)

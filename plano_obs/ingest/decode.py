@@ -16,6 +16,7 @@ import math
 import re
 import struct
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from google.protobuf import json_format
@@ -500,21 +501,30 @@ if tuple(f.name for f in dataclasses.fields(LLMCall))[: len(_LLM_CALL_ORDER)] !=
     raise ImportError("LLMCall's fields changed: update _llm_call and _LLM_CALL_ORDER")
 
 
+#: A context span's attributes and events until the drilldown decodes them from ``raw``: shared,
+#: read-only, and no two containers per span for the garbage collector to walk.
+_NOT_DECODED_ATTRS: Mapping[str, Any] = MappingProxyType({})
+_NOT_DECODED_EVENTS: tuple = ()
+
+
 def _context_span(head: Any, raw: bytes, service: str | None, ids: tuple) -> SpanRecord:
     trace_id, span_id, parent = ids
     status = head.status
-    return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=_bound(head.name, MAX_NAME_CHARS),
-        service=service,
-        start_ns=head.start_time_unix_nano,
-        end_ns=head.end_time_unix_nano or head.start_time_unix_nano,
-        status=_STATUS.get(status.code, "unset"),
-        status_message=_bound(status.message) if status.message else None,
-        raw=raw,
+    start = head.start_time_unix_nano
+    return SpanRecord(  # positional, in field order (checked at import, below)
+        trace_id, span_id, parent, _bound(head.name, MAX_NAME_CHARS), service, start,
+        head.end_time_unix_nano or start,
+        _STATUS.get(status.code, "unset"),
+        _bound(status.message) if status.message else None,
+        _NOT_DECODED_ATTRS, _NOT_DECODED_EVENTS, False, raw,
     )
+
+
+if tuple(f.name for f in dataclasses.fields(SpanRecord)) != (
+    "trace_id", "span_id", "parent_span_id", "name", "service", "start_ns", "end_ns", "status",
+    "status_message", "attributes", "events", "is_llm", "raw",
+):
+    raise ImportError("SpanRecord's fields changed: update _context_span")
 
 
 def _service(resource: Any) -> str | None:
