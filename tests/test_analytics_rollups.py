@@ -224,3 +224,93 @@ def test_document_is_safe_while_another_thread_adds() -> None:
     finally:
         stop.set()
         t.join()
+
+
+def _mixed_stream(seed: int, n: int) -> list[LLMCall]:
+    """Calls over 20 minutes, some late (out of order), some flagged or failed."""
+    rng = random.Random(seed)
+    calls = []
+    for i in range(n):
+        at = T0 + i * 0.4 - (rng.random() * 90 if rng.random() < 0.05 else 0)
+        status = rng.choice([200] * 12 + [429, 503])
+        kw: dict[str, Any] = dict(
+            model=rng.choice(["gpt-4o", "claude-sonnet-4", "gemini-2.5-pro", None]),
+            route=rng.choice(["code", "summarize", None]), status_code=status,
+            duration_ms=rng.random() * 3000, ttft_ms=rng.choice([None, rng.random() * 300]),
+            prompt_tokens=rng.randrange(2000), completion_tokens=rng.choice([None, 50]),
+            cost_usd=rng.choice([None, 0.001 * rng.randrange(1, 50)]),
+            session_id=rng.choice([None, f"s{rng.randrange(300)}"]))
+        if rng.random() < 0.04:
+            calls.append(flagged(at, rng.choice(["poor", "severe"]),
+                                 {"interaction.repair": (rng.randrange(1, 3), 2)},
+                                 kw.pop("cost_usd") or 0.0,
+                                 leaves=[("interaction", "repair")], **kw))
+        else:
+            calls.append(make_call(at, **kw))
+    return calls
+
+
+def test_calls_held_between_reads_change_nothing_a_reader_sees(monkeypatch) -> None:
+    """Calls wait in a chunk and reach "all", their bucket and open windows whole. What a reader
+    sees, mid-stream and at the end, must equal a fresh console's reading of the same calls
+    added one at a time (chunks of one call)."""
+    import plano_obs.analytics.rollups as rollups
+
+    calls = _mixed_stream(5, 3000)
+    windows = ("all", "1m", "5m", "15m", "1h")
+    # (calls added, now): reads in the middle, then at the end
+    reads = [(1701, T0 + 700), (1761, T0 + 710), (3000, T0 + 1300)]
+
+    def read(a: Analytics, now: float) -> list:
+        return [a.document(w, now=now).model_dump() for w in windows] + [
+            [p.model_dump() for p in a.trend(now, minutes=25)]]
+
+    live, added = Analytics(), 0
+    seen = []
+    for n, now in reads:
+        for call in calls[added:n]:
+            live.add(call)
+        added = n
+        seen.append(read(live, now))
+
+    monkeypatch.setattr(rollups, "_CHUNK_CALLS", 1)
+    for (n, now), got in zip(reads, seen, strict=True):
+        fresh = Analytics()
+        for call in calls[:n]:
+            fresh.add(call)
+        assert got == read(fresh, now)
+    assert seen[-1][0]["summary"]["requests"] == 3000
+
+
+def test_model_route_and_signal_tables_stay_capped_with_the_rest_under_other() -> None:
+    from plano_obs.analytics._aggregate import MAX_KEYS
+
+    a = Analytics()
+    n = MAX_KEYS + 7
+    for i in range(n):
+        a.add(flagged(T0 + i * 0.01, "poor", {f"cat{i}.x": (1, 1)}, 0.01,
+                      model=f"m{i}", route=f"r{i}"))
+    for window in ("all", "1h"):
+        doc = a.document(window, now=T0 + 60)
+        models = {m.model: m.requests for m in doc.models}
+        routes = {r.route: r.requests for r in doc.routes}
+        assert sum(models.values()) == sum(routes.values()) == n
+        if window == "all":  # the all-time table is capped; windows sum capped buckets
+            assert len(models) == MAX_KEYS + 1 and models["(other)"] == 7
+            assert len(routes) == MAX_KEYS + 1 and routes["(other)"] == 7
+            assert doc.signals.by_category["(other)"].calls == 7
+        assert sum(c.calls for c in doc.signals.by_category.values()) == n
+
+
+def test_the_session_table_keeps_the_most_recently_seen_across_many_calls() -> None:
+    rng = random.Random(9)
+    a = Analytics(max_sessions=300, max_sessions_listed=300)  # more than a chunk brings
+    last_seen: dict[str, int] = {}
+    for i in range(4000):
+        sid = f"s{rng.randrange(400)}"
+        last_seen[sid] = i
+        a.add(make_call(T0 + i * 0.01, session_id=sid))
+    doc = a.document(now=T0 + 60)
+    newest = sorted(last_seen, key=last_seen.__getitem__)[-300:]
+    assert {s.session_id for s in doc.sessions} == set(newest)
+    assert doc.summary.requests == 4000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from plano_obs.analytics.sketch import QuantileSketch, sketch_key
 from plano_obs.model import LLMCall
@@ -19,6 +20,7 @@ __all__ = ["Aggregate", "CallFacts", "SessionStats", "Stats", "OTHER"]
 OTHER = "(other)"
 MAX_KEYS = 1_000
 MAX_SIGNAL_TYPES = 500
+MAX_SESSION_MODELS = 32
 
 
 def _inc(d: dict, key: object, n: int = 1) -> None:
@@ -63,16 +65,16 @@ class CallFacts:
             gen_ms = lat - (ttft or 0.0)
             if gen_ms > 0:
                 gen_tokens, gen_seconds = call.completion_tokens, gen_ms / 1000.0
-        return cls(
-            end_ns=call.end_ns,
-            latency_key=None if lat is None else sketch_key(lat),
-            latency_ms=lat,
-            ttft_key=None if ttft is None else sketch_key(ttft),
-            ttft_ms=ttft,
-            cost_usd=call.cost_usd,
-            gen_tokens=gen_tokens,
-            gen_seconds=gen_seconds,
-            is_error=call.is_error,
+        return cls(  # positional, in field order: this runs for every call
+            call.end_ns,
+            None if lat is None else sketch_key(lat),
+            lat,
+            None if ttft is None else sketch_key(ttft),
+            ttft,
+            call.cost_usd,
+            gen_tokens,
+            gen_seconds,
+            call.is_error,
         )
 
 
@@ -103,48 +105,7 @@ class Stats:
 
     def add(self, call: LLMCall, f: CallFacts) -> None:
         """Add one call."""
-        self.requests += 1
-        if f.is_error:
-            self.errors += 1
-        if call.flagged:
-            self.flagged += 1
-        tokens, known = self.tokens, self.tokens_known
-        # Unrolled: this runs for every call in several aggregates.
-        n = call.prompt_tokens
-        if n is not None:
-            tokens[0] += n
-            known[0] += 1
-        n = call.completion_tokens
-        if n is not None:
-            tokens[1] += n
-            known[1] += 1
-        n = call.cached_input_tokens
-        if n is not None:
-            tokens[2] += n
-            known[2] += 1
-        n = call.cache_creation_tokens
-        if n is not None:
-            tokens[3] += n
-            known[3] += 1
-        n = call.reasoning_tokens
-        if n is not None:
-            tokens[4] += n
-            known[4] += 1
-        if f.cost_usd is None:
-            self.unpriced += 1
-        else:
-            self.cost_usd += f.cost_usd
-            self.priced += 1
-        if f.latency_key is not None:
-            self.latency.add_key(f.latency_key)
-            if self.latency_max is None or f.latency_ms > self.latency_max:  # type: ignore[operator]
-                self.latency_max = f.latency_ms
-        if f.ttft_key is not None:
-            self.ttft.add_key(f.ttft_key)
-            if self.ttft_max is None or f.ttft_ms > self.ttft_max:  # type: ignore[operator]
-                self.ttft_max = f.ttft_ms
-        self.gen_tokens += f.gen_tokens
-        self.gen_seconds += f.gen_seconds
+        add_to_stats((self,), call, f)
 
     def merge(self, o: Stats) -> None:
         """Add another group's calls."""
@@ -188,6 +149,63 @@ class Stats:
         return self.gen_tokens / self.gen_seconds if self.gen_seconds > 0 else None
 
 
+def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> None:
+    """Add one call to each of ``targets``; the call is read once for all of them.
+
+    This runs for every call (in its chunk's total, model and route): keep it lean.
+    """
+    is_error, flagged, cost = f.is_error, call.flagged, f.cost_usd
+    # (kind, count) of the token kinds the call reported: input, output, cached input,
+    # cache creation, reasoning (Stats.tokens order)
+    reported = [(i, n) for i, n in enumerate((
+        call.prompt_tokens, call.completion_tokens, call.cached_input_tokens,
+        call.cache_creation_tokens, call.reasoning_tokens)) if n is not None]
+    lk, lat, tk, ttft = f.latency_key, f.latency_ms, f.ttft_key, f.ttft_ms
+    gen_tokens, gen_seconds = f.gen_tokens, f.gen_seconds
+    for st in targets:
+        st.requests += 1
+        if is_error:
+            st.errors += 1
+        if flagged:
+            st.flagged += 1
+        tokens, known = st.tokens, st.tokens_known
+        for i, n in reported:
+            tokens[i] += n
+            known[i] += 1
+        if cost is None:
+            st.unpriced += 1
+        else:
+            st.cost_usd += cost
+            st.priced += 1
+        if lk is not None:
+            bins = st.latency.bins  # QuantileSketch.add_key, inlined
+            bins[lk] = bins.get(lk, 0) + 1
+            st.latency.count += 1
+            if st.latency_max is None or lat > st.latency_max:  # type: ignore[operator]
+                st.latency_max = lat
+        if tk is not None:
+            bins = st.ttft.bins
+            bins[tk] = bins.get(tk, 0) + 1
+            st.ttft.count += 1
+            if st.ttft_max is None or ttft > st.ttft_max:  # type: ignore[operator]
+                st.ttft_max = ttft
+        st.gen_tokens += gen_tokens
+        st.gen_seconds += gen_seconds
+
+
+def _absorb_table(into: dict[Any, Stats], other: dict[Any, Stats], overflow: Any) -> None:
+    """Merge per-key stats; keys new to a full table go under ``overflow``, as add() does."""
+    for key, st in other.items():
+        mine = into.get(key)
+        if mine is None:
+            if len(into) >= MAX_KEYS:
+                key = overflow
+                mine = into.get(key)
+            if mine is None:
+                mine = into[key] = Stats()
+        mine.merge(st)
+
+
 def _max(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
@@ -225,8 +243,9 @@ class SessionStats:
             self.errors += 1
         if call.flagged:
             self.flagged += 1
-        if len(self.models) < 32 or call.model in self.models:
-            _inc(self.models, call.model or "unknown")
+        model = call.model or "unknown"
+        if len(self.models) < MAX_SESSION_MODELS or model in self.models:
+            _inc(self.models, model)
         self._seen(f.end_ns, f.end_ns)
 
     def _seen(self, first: int | None, last: int | None) -> None:
@@ -240,14 +259,24 @@ class SessionStats:
         self._combine(o, 1)
         self._seen(o.first_ns, o.last_ns)
 
-    def _combine(self, o: SessionStats, sign: int) -> None:
+    def absorb(self, o: SessionStats) -> None:
+        """Add later turns of the same session, with add()'s cap on distinct models."""
+        self._combine(o, 1, bounded=True)
+        self._seen(o.first_ns, o.last_ns)
+
+    def _combine(self, o: SessionStats, sign: int, *, bounded: bool = False) -> None:
         self.turns += sign * o.turns
         self.cost_usd += sign * o.cost_usd
         self.priced += sign * o.priced
         self.unpriced += sign * o.unpriced
         self.errors += sign * o.errors
         self.flagged += sign * o.flagged
-        if sign > 0:
+        if bounded:
+            models = self.models
+            for k, n in o.models.items():
+                if len(models) < MAX_SESSION_MODELS or k in models:
+                    _inc(models, k, n)
+        elif sign > 0:
             _merge_counts(self.models, o.models)
         else:
             _subtract_counts(self.models, o.models)
@@ -280,7 +309,6 @@ class Aggregate:
 
     def add(self, call: LLMCall, f: CallFacts) -> None:
         """Add one call: O(1)."""
-        self.total.add(call, f)
         if f.is_error:
             code = call.status_code
             if code is not None and 400 <= code < 500:
@@ -296,7 +324,6 @@ class Aggregate:
                 m = self.models.get(mkey)
             if m is None:
                 m = self.models[mkey] = Stats()
-        m.add(call, f)
         rkey = call.route
         r = self.routes.get(rkey)
         if r is None:
@@ -305,7 +332,7 @@ class Aggregate:
                 r = self.routes.get(rkey)
             if r is None:
                 r = self.routes[rkey] = Stats()
-        r.add(call, f)
+        add_to_stats((self.total, m, r), call, f)
         sid = call.session_id
         end = f.end_ns
         if sid is not None:
@@ -336,16 +363,49 @@ class Aggregate:
         sessions = self.sessions
         st = sessions.get(sid)
         if st is None:
-            if len(sessions) >= self.max_sessions:
-                if not self.lru_sessions:
-                    self.untracked_session_calls += 1
-                    return
-                sessions.popitem(last=False)
-                self.sessions_evicted += 1
-            st = sessions[sid] = SessionStats()
+            st = self._new_session(sid, 1)
+            if st is None:
+                return
         elif self.lru_sessions:
             sessions.move_to_end(sid)
         st.add(call, f)
+
+    def _new_session(self, sid: str, turns: int) -> SessionStats | None:
+        """A new row for ``sid``; a full table evicts its least recent row if it is an LRU,
+        else refuses (None) and counts the session's ``turns`` as untracked."""
+        sessions = self.sessions
+        if len(sessions) >= self.max_sessions:
+            if not self.lru_sessions:
+                self.untracked_session_calls += turns
+                return None
+            sessions.popitem(last=False)
+            self.sessions_evicted += 1
+        st = sessions[sid] = SessionStats()
+        return st
+
+    def absorb(self, o: Aggregate) -> None:
+        """Add ``o``'s calls as adding them one by one would: this aggregate's key caps and
+        session policy hold. ``o`` should keep its sessions in last-seen order (an LRU
+        aggregate), so that the sessions a full LRU table keeps are the most recently seen.
+
+        One difference from adding calls one by one: a session evicted and seen again within
+        ``o`` is counted as evicted once, not twice.
+        """
+        self._combine(o, 1, bounded=True)
+        self.total.merge(o.total)
+        _absorb_table(self.models, o.models, (OTHER, None))
+        _absorb_table(self.routes, o.routes, OTHER)
+        sessions = self.sessions
+        for sid, ss in o.sessions.items():
+            mine_s = sessions.get(sid)
+            if mine_s is None:
+                mine_s = self._new_session(sid, ss.turns)
+                if mine_s is None:
+                    continue
+            elif self.lru_sessions:
+                sessions.move_to_end(sid)
+            mine_s.absorb(ss)
+        self.merge_extremes(o)
 
     def merge(self, o: Aggregate) -> None:
         """Add another aggregate (a bucket) into this one."""
@@ -402,7 +462,7 @@ class Aggregate:
                 if mine_s.turns <= 0:
                     del self.sessions[sid]
 
-    def _combine(self, o: Aggregate, sign: int) -> None:
+    def _combine(self, o: Aggregate, sign: int, *, bounded: bool = False) -> None:
         self.errors_4xx += sign * o.errors_4xx
         self.errors_5xx += sign * o.errors_5xx
         self.untracked_session_calls += sign * o.untracked_session_calls
@@ -410,6 +470,17 @@ class Aggregate:
         combine = _merge_counts if sign > 0 else _subtract_counts
         combine(self.errors_by_status, o.errors_by_status)
         combine(self.by_quality, o.by_quality)
+        if bounded:  # the caps of add()
+            calls, instances = self.category_calls, self.category_instances
+            for name, n in o.category_calls.items():
+                key = OTHER if name not in calls and len(calls) >= MAX_KEYS else name
+                _inc(calls, key, n)
+                _inc(instances, key, o.category_instances.get(name, 0))
+            by_type = self.by_type
+            for t, n in o.by_type.items():
+                _inc(by_type, OTHER if t not in by_type and len(by_type) >= MAX_SIGNAL_TYPES
+                     else t, n)
+            return
         combine(self.category_calls, o.category_calls)
         combine(self.category_instances, o.category_instances)
         combine(self.by_type, o.by_type)

@@ -1,9 +1,11 @@
 """``Analytics``: rollups updated on ingest, read as an ``ExportDocument`` for any window.
 
-Calls are added to an all-time aggregate and to a 10-second time bucket. A sliding window keeps
-its own aggregate of the buckets it covers and only merges buckets that entered and subtracts
-buckets that left since the last read, so reading a window costs the size of its rollups, not the
-number of calls. Every time-dependent function takes ``now`` (unix seconds).
+Calls count in an all-time aggregate and in a 10-second time bucket. Each call is added once, to
+a small chunk of its bucket's calls; chunks are merged whole into "all", the bucket and the open
+windows every ``_CHUNK_CALLS`` calls and before every read, so readers never miss a call and the
+per-call cost is one aggregate, not three or four. A sliding window keeps its own aggregate of
+the buckets it covers and only merges buckets that entered and subtracts buckets that left since
+the last read, so reading a window costs the size of its rollups, not the number of calls. Every time-dependent function takes ``now`` (unix seconds).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ _BUCKET_NS = BUCKET_SECONDS * 1_000_000_000
 WINDOW_SECONDS: dict[str, int | None] = {"all": None, "1m": 60, "5m": 300, "15m": 900,
                                          "1h": 3600}
 _KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
+#: Calls held in per-bucket chunks before they are put into the aggregates (and before reads).
+_CHUNK_CALLS = 512
 _QS = (0.5, 0.95, 0.99)
 
 
@@ -185,6 +189,9 @@ class Analytics:
             self._flagged: deque[_FlagRecord] = deque(maxlen=self._recent_flagged_cap)
             self._errors: deque[_ErrorRecord] = deque(maxlen=self._recent_errors_cap)
             self._seq = 0
+            # Calls not yet in the aggregates above, by bucket: flushed before any read.
+            self._chunks: dict[int, Aggregate] = {}
+            self._chunked = 0
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -193,16 +200,20 @@ class Analytics:
         f = CallFacts.of(call)
         with self._lock:
             self._seq += 1
-            self._all.add(call, f)
             idx = f.end_ns // _BUCKET_NS
-            bucket = self._buckets.get(idx)
-            if bucket is None:
-                bucket = self._new_bucket(idx)
-            if bucket is not None:
-                bucket.add(call, f)
-                for state in self._windows.values():
-                    if state.lo <= idx < state.hi:
-                        state.agg.add(call, f)
+            chunk = self._chunks.get(idx)
+            if chunk is None:
+                if idx in self._buckets or self._new_bucket(idx) is not None:
+                    chunk = self._chunks[idx] = Aggregate(max_sessions=1 << 62, lru_sessions=True)
+                else:
+                    self._all.add(call, f)  # older than any window: in "all" only
+            if chunk is not None:
+                # One aggregate per call instead of "all", its bucket and each open window;
+                # they take the chunk whole (cost: its distinct keys, not its calls).
+                chunk.add(call, f)
+                self._chunked += 1
+                if self._chunked >= _CHUNK_CALLS:
+                    self._flush()
             if call.flagged:
                 self._add_flagged(_flag_record(call, self._seq))
             if f.is_error:
@@ -211,10 +222,24 @@ class Analytics:
                     call.request_id, call.trace_id, call.span_id, call.session_id, call.end_ns,
                     call.error_type, call.error_message or call.span_status_message))
 
+    def _flush(self) -> None:
+        """Put the calls held in chunks into "all", their buckets and the open windows."""
+        if not self._chunks:
+            return
+        for idx, chunk in self._chunks.items():
+            self._all.absorb(chunk)
+            self._buckets[idx].absorb(chunk)
+            for state in self._windows.values():
+                if state.lo <= idx < state.hi:
+                    state.agg.merge(chunk)
+        self._chunks.clear()
+        self._chunked = 0
+
     def _new_bucket(self, idx: int) -> Aggregate | None:
         newest = self._max_bucket
         if newest is not None and idx <= newest - _KEEP_BUCKETS:
             return None  # older than any window: counted in "all" only
+        self._flush()  # before a bucket it would go to expires
         bucket = self._buckets[idx] = Aggregate()
         if newest is None or idx > newest:
             self._max_bucket = idx
@@ -273,6 +298,7 @@ class Analytics:
     def last_call_time(self) -> float | None:
         """Unix seconds of the latest call seen (by end time), or None."""
         with self._lock:
+            self._flush()
             last = self._all.last_ns
             return None if last is None else last / 1e9
 
@@ -287,6 +313,7 @@ class Analytics:
     ) -> ExportDocument:
         """Every rollup of ``window`` ending at ``now`` (unix seconds) as an export document."""
         with self._lock:
+            self._flush()
             agg, buckets, start_ns = self._window(window, now)
             if buckets or start_ns is not None:
                 self._refresh_extremes(agg, buckets)
@@ -313,6 +340,7 @@ class Analytics:
         points = []
         cache = self._trend_points
         with self._lock:
+            self._flush()
             first = last_minute - minutes + 1
             for m in range(first, last_minute + 1):
                 buckets = [b for i in range(m * per_minute, (m + 1) * per_minute)
