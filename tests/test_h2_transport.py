@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
+import time
 
 import grpc
 import hpack
@@ -216,3 +217,38 @@ def test_stopping_sends_goaway(receiver):
     kind, _, _, payload = c.until(GOAWAY)
     assert int.from_bytes(payload[4:8], "big") == 0  # NO_ERROR
     c.close()
+
+
+@pytest.mark.parametrize("abandon", ["reset", "disconnect"])
+def test_requests_the_client_abandons_give_back_their_room(abandon):
+    """A client that resets a half-sent request, or drops the connection, must not leave its
+    declared size held: later requests would be refused as overload for ever."""
+    r = Receiver(Store(), "127.0.0.1", 0, max_message_bytes=1024 * 1024,
+                 max_pending_bytes=1024 * 1024)
+    r.start()
+    try:
+        declared = 700 * 1024  # two of these at once would not fit the pending bound
+        for _ in range(3):
+            c = RawClient(r.port)
+            prefix = b"\x00" + struct.pack(">I", declared)
+            c.send(frame(HEADERS, 0x4, 1, c.headers_block()),
+                   frame(DATA, 0, 1, prefix + b"\x00" * 10_000))
+            c.send(frame(PING, 0, 0, b"12345678"))
+            c.until(PING)  # the server has read the DATA (frames are handled in order)
+            if abandon == "reset":
+                c.send(frame(RST_STREAM, 0, 1, struct.pack(">I", 0x8)))  # CANCEL
+                c.send(frame(PING, 0, 0, b"87654321"))
+                c.until(PING)
+            c.close()
+            deadline = time.monotonic() + 5
+            while r._server.connections and time.monotonic() < deadline:  # seen the close
+                time.sleep(0.005)
+        good = RawClient(r.port)
+        good.send(frame(HEADERS, 0x4, 1, good.headers_block()),
+                  frame(DATA, 0x1, 1, grpc_body(request(span(llm_attrs())).SerializeToString())))
+        assert good.response(1)[0]["grpc-status"] == "0"
+        good.close()
+        stats = r.store.stats()
+        assert stats.calls == 1 and stats.refused_requests == 0
+    finally:
+        r.stop(grace=0)

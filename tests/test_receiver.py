@@ -213,3 +213,40 @@ def test_cli_busy_port_is_one_line_and_exit_code_2():
     assert len(lines) == 1, proc.stderr
     assert str(port) in lines[0] and "--port" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_many_clients_at_once_lose_nothing(receiver):
+    """Twenty channels exporting concurrently, half of them gzip, some requests large enough
+    to be decoded off the event loop: every span arrives once."""
+    traffic = DemoTraffic(23)
+    per_client: list[list[bytes]] = []
+    sent = 0
+    for i in range(20):
+        spans = 1000 if i % 5 == 0 else 40  # 1000 spans, ~370 KB: decoded off the loop
+        payloads = [traffic.spans_request(spans, 1_700_000_000_000_000_000).SerializeToString()
+                    for _ in range(5)]
+        sent += 5 * spans
+        per_client.append(payloads)
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        channel, export = raw_export(receiver)
+        try:
+            for payload in per_client[i]:
+                compression = grpc.Compression.Gzip if i % 2 else grpc.Compression.NoCompression
+                response = export(payload, compression=compression, timeout=30)
+                assert response.partial_success.rejected_spans == 0
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            channel.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    stats = receiver.store.stats()
+    assert stats.accepted_spans == sent
+    assert stats.refused_requests == stats.rejected_spans == stats.duplicate_spans == 0
