@@ -411,3 +411,21 @@ def test_an_overlong_int_reads_as_protobuf_reads_it():
 
     raw = b"\x18\xfb" + b"\xff" * 8 + b"\x3e"  # a 10-byte varint with bits past the 64th
     assert any_value(raw, lambda v: None) == common_pb2.AnyValue.FromString(raw).int_value
+
+
+@pytest.mark.parametrize("where", ["short value", "long value", "key"])
+def test_an_attribute_that_is_not_utf8_rejects_its_span_whatever_its_length(where):
+    """Short attributes are read without protobuf, long ones with it: both refuse what protobuf
+    refuses, and the other spans of the request are untouched."""
+    attrs = llm_attrs()
+    if where == "key":
+        attrs["caf\u00e9"] = "v"
+    else:
+        attrs["plano.route.name"] = ("x" * 300 if where == "long value" else "") + "caf\u00e9"
+    raw = request(span(attrs), span(llm_attrs())).SerializeToString()
+    bad = raw.replace("\u00e9".encode(), b"\xff\xfe")
+    assert bad != raw
+    result = decode_request(bad)
+    assert len(result.calls) == 1
+    assert len(result.rejected) == 1
+    assert result.rejected[0].reason.startswith("undecodable span")

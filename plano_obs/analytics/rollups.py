@@ -5,7 +5,8 @@ a small chunk of its bucket's calls; chunks are merged whole into "all", the buc
 windows every ``_CHUNK_CALLS`` calls and before every read, so readers never miss a call and the
 per-call cost is one aggregate, not three or four. A sliding window keeps its own aggregate of
 the buckets it covers and only merges buckets that entered and subtracts buckets that left since
-the last read, so reading a window costs the size of its rollups, not the number of calls. Every time-dependent function takes ``now`` (unix seconds).
+the last read, so reading a window costs the size of its rollups, not the number of calls.
+Every time-dependent function takes ``now`` (unix seconds).
 """
 
 from __future__ import annotations

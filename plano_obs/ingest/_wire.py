@@ -120,7 +120,7 @@ def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
         if tag == 0x0A:  # string_value
             n, pos = _varint(b, 1)
             if pos + n == len(b):
-                return b[pos:].decode("utf-8", "replace")
+                return b[pos:].decode()
         elif tag == 0x18:  # int_value
             v, pos = _varint(b, 1)
             if pos == len(b) and pos <= 11:  # a varint is at most 10 bytes
@@ -144,7 +144,7 @@ def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
             n = kv[1]
             if n < 0x80:
                 end = 2 + n
-                key = kv[2:end].decode("utf-8", "replace")
+                key = kv[2:end].decode()
                 if end == len(kv):
                     return key, None
                 if kv[end] == 0x12:

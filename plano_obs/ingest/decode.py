@@ -608,7 +608,7 @@ def _key_value(kv: bytes) -> tuple[str, Any]:
             value: Any = _MISS
             if tag == 0x0A:  # string_value, shorter than 128 bytes
                 if kv[end + 3] == n - 1:
-                    value = kv[end + 4 :].decode("utf-8", "replace")
+                    value = kv[end + 4 :].decode()
             elif tag == 0x18:  # int_value, up to 3 varint bytes
                 b0 = kv[end + 3]
                 if n == 1:
@@ -624,7 +624,7 @@ def _key_value(kv: bytes) -> tuple[str, Any]:
                 if n == 1:
                     value = kv[end + 3] != 0
             if value is not _MISS:
-                return kv[2:end].decode("utf-8", "replace"), value
+                return kv[2:end].decode(), value
     key, value = key_value(kv, _any)
     if type(value) is str and len(value) > MAX_STRING_CHARS:
         value = _bound(value)
@@ -665,7 +665,10 @@ def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
                     spans.append(_context_span(head, raw, service, ids))
                 except _Bad as e:
                     rejected.append(_rejection(raw, head, str(e)))
-                except (DecodeError, UnicodeDecodeError) as e:
+                except UnicodeDecodeError as e:  # as protobuf, which refuses such strings
+                    rejected.append(_rejection(
+                        raw, None, f"undecodable span: an attribute is not UTF-8 ({e.reason})"))
+                except DecodeError as e:
                     rejected.append(_rejection(raw, None, f"undecodable span: {e}"))
                 except Exception as e:  # noqa: BLE001 - one odd span must not lose its batch
                     log.exception("unexpected error decoding a span")
