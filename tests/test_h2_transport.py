@@ -59,6 +59,12 @@ class RawClient:
     def send(self, *frames: bytes) -> None:
         self.sock.sendall(b"".join(frames))
 
+    def send_call(self, stream: int = 1) -> None:
+        """One whole Export call carrying one LLM span."""
+        self.send(frame(HEADERS, 0x4, stream, self.headers_block()),
+                  frame(DATA, 0x1, stream,
+                        grpc_body(request(span(llm_attrs())).SerializeToString())))
+
     def read_frame(self) -> tuple[int, int, int, bytes]:
         while True:
             if len(self.buf) >= 9:
@@ -135,8 +141,7 @@ def test_pings_and_settings_are_acknowledged(receiver):
 
 def test_an_answer_waits_for_the_client_to_open_its_window(receiver):
     c = RawClient(receiver.port, initial_window=0)
-    c.send(frame(HEADERS, 0x4, 1, c.headers_block()),
-           frame(DATA, 0x1, 1, grpc_body(request(span(llm_attrs())).SerializeToString())))
+    c.send_call()
     c.until(SETTINGS)  # the receiver's own settings
     c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 1000)))
     fields, _ = c.response(1)
@@ -152,8 +157,7 @@ def test_a_protocol_error_closes_that_connection_only_and_is_counted(receiver):
     assert int.from_bytes(payload[4:8], "big") == 0x1  # PROTOCOL_ERROR
     bad.close()
     good = RawClient(receiver.port)
-    good.send(frame(HEADERS, 0x4, 1, good.headers_block()),
-              frame(DATA, 0x1, 1, grpc_body(request(span(llm_attrs())).SerializeToString())))
+    good.send_call()
     assert good.response(1)[0]["grpc-status"] == "0"
     good.close()
     stats = receiver.store.stats()
@@ -244,8 +248,7 @@ def test_requests_the_client_abandons_give_back_their_room(abandon):
             while r._server.connections and time.monotonic() < deadline:  # seen the close
                 time.sleep(0.005)
         good = RawClient(r.port)
-        good.send(frame(HEADERS, 0x4, 1, good.headers_block()),
-                  frame(DATA, 0x1, 1, grpc_body(request(span(llm_attrs())).SerializeToString())))
+        good.send_call()
         assert good.response(1)[0]["grpc-status"] == "0"
         good.close()
         stats = r.store.stats()

@@ -79,7 +79,7 @@ class CallFacts:
 
 
 class Stats:
-    """Counts, token sums, cost and latency sketches of a group of calls."""
+    """Counts, token sums, cost and latency sketches of a group of calls (``add_to_stats`` adds)."""
 
     __slots__ = (
         "requests", "errors", "flagged", "tokens", "tokens_known", "cost_usd", "priced",
@@ -102,10 +102,6 @@ class Stats:
         self.ttft_max: float | None = None
         self.gen_tokens = 0
         self.gen_seconds = 0.0
-
-    def add(self, call: LLMCall, f: CallFacts) -> None:
-        """Add one call."""
-        add_to_stats((self,), call, f)
 
     def merge(self, o: Stats) -> None:
         """Add another group's calls."""
@@ -193,17 +189,19 @@ def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> Non
         st.gen_seconds += gen_seconds
 
 
-def _absorb_table(into: dict[Any, Stats], other: dict[Any, Stats], overflow: Any) -> None:
-    """Merge per-key stats; keys new to a full table go under ``overflow``, as add() does."""
-    for key, st in other.items():
-        mine = into.get(key)
-        if mine is None:
-            if len(into) >= MAX_KEYS:
-                key = overflow
-                mine = into.get(key)
-            if mine is None:
-                mine = into[key] = Stats()
-        mine.merge(st)
+def _capped(table: dict, key: Any, cap: int, overflow: Any = OTHER) -> Any:
+    """``key``, or ``overflow`` when ``key`` is new to a table that already holds ``cap`` keys
+    (names come off the wire: a table must not grow with them)."""
+    return key if key in table or len(table) < cap else overflow
+
+
+def _stats_for(table: dict[Any, Stats], key: Any, overflow: Any) -> Stats:
+    """The stats of ``key`` in a per-model or per-route table, created when new."""
+    key = _capped(table, key, MAX_KEYS, overflow)
+    st = table.get(key)
+    if st is None:
+        st = table[key] = Stats()
+    return st
 
 
 def _max(a: float | None, b: float | None) -> float | None:
@@ -316,22 +314,8 @@ class Aggregate:
             elif code is not None and code >= 500:
                 self.errors_5xx += 1
             _inc(self.errors_by_status, "none" if code is None else str(code))
-        mkey = (call.model, call.provider)
-        m = self.models.get(mkey)
-        if m is None:
-            if len(self.models) >= MAX_KEYS:
-                mkey = (OTHER, None)
-                m = self.models.get(mkey)
-            if m is None:
-                m = self.models[mkey] = Stats()
-        rkey = call.route
-        r = self.routes.get(rkey)
-        if r is None:
-            if len(self.routes) >= MAX_KEYS:
-                rkey = OTHER
-                r = self.routes.get(rkey)
-            if r is None:
-                r = self.routes[rkey] = Stats()
+        m = _stats_for(self.models, (call.model, call.provider), (OTHER, None))
+        r = _stats_for(self.routes, call.route, OTHER)
         add_to_stats((self.total, m, r), call, f)
         sid = call.session_id
         end = f.end_ns
@@ -345,15 +329,12 @@ class Aggregate:
             if s.quality:
                 _inc(self.by_quality, s.quality)
             for name, (count, _severity) in s.categories.items():
-                if name not in self.category_calls and len(self.category_calls) >= MAX_KEYS:
-                    name = OTHER
+                name = _capped(self.category_calls, name, MAX_KEYS)
                 _inc(self.category_calls, name)
                 _inc(self.category_instances, name, count)
             for ev in s.events:
                 t = ev.type or ev.name.removeprefix("signal.")
-                if t not in self.by_type and len(self.by_type) >= MAX_SIGNAL_TYPES:
-                    t = OTHER
-                _inc(self.by_type, t)
+                _inc(self.by_type, _capped(self.by_type, t, MAX_SIGNAL_TYPES))
         if self.first_ns is None or end < self.first_ns:
             self.first_ns = end
         if self.last_ns is None or end > self.last_ns:
@@ -393,8 +374,10 @@ class Aggregate:
         """
         self._combine(o, 1, bounded=True)
         self.total.merge(o.total)
-        _absorb_table(self.models, o.models, (OTHER, None))
-        _absorb_table(self.routes, o.routes, OTHER)
+        for mkey, st in o.models.items():
+            _stats_for(self.models, mkey, (OTHER, None)).merge(st)
+        for rkey, st in o.routes.items():
+            _stats_for(self.routes, rkey, OTHER).merge(st)
         sessions = self.sessions
         for sid, ss in o.sessions.items():
             mine_s = sessions.get(sid)
@@ -473,13 +456,11 @@ class Aggregate:
         if bounded:  # the caps of add()
             calls, instances = self.category_calls, self.category_instances
             for name, n in o.category_calls.items():
-                key = OTHER if name not in calls and len(calls) >= MAX_KEYS else name
+                key = _capped(calls, name, MAX_KEYS)
                 _inc(calls, key, n)
                 _inc(instances, key, o.category_instances.get(name, 0))
-            by_type = self.by_type
             for t, n in o.by_type.items():
-                _inc(by_type, OTHER if t not in by_type and len(by_type) >= MAX_SIGNAL_TYPES
-                     else t, n)
+                _inc(self.by_type, _capped(self.by_type, t, MAX_SIGNAL_TYPES), n)
             return
         combine(self.category_calls, o.category_calls)
         combine(self.category_instances, o.category_instances)

@@ -138,19 +138,43 @@ def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
 
 
 def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
-    """A serialized ``KeyValue`` as (key, value), parsing the common layout without protobuf."""
+    """A serialized ``KeyValue`` as (key, value), parsing the common layouts without protobuf.
+
+    KeyValue = 0x0A len key [0x12 len AnyValue]. Short scalars (one-byte lengths, ints up to
+    three varint bytes) are read right here, as they are most of a gateway span's attributes;
+    other lengths through ``any_value``; anything else (arrays, maps, odd encodings) through
+    protobuf, with ``convert``.
+    """
+    size = len(kv)
     try:
-        if kv[0] == 0x0A:
-            n = kv[1]
-            if n < 0x80:
-                end = 2 + n
-                key = kv[2:end].decode()
-                if end == len(kv):
-                    return key, None
-                if kv[end] == 0x12:
-                    vlen, pos = _varint(kv, end + 1)
-                    if pos + vlen == len(kv):
-                        return key, any_value(kv[pos:], convert)
+        if kv[0] == 0x0A and kv[1] < 0x80:
+            end = kv[1] + 2  # the value field's tag; a KeyValue with no value ends before it
+            if end == size:
+                return kv[2:end].decode(), None
+            if kv[end] == 0x12:
+                n = size - end - 3  # bytes after the AnyValue's tag, if its length is one byte
+                if kv[end + 1] == n + 1 and n > 0:
+                    tag = kv[end + 2]
+                    if tag == 0x0A:  # string_value, shorter than 128 bytes
+                        if kv[end + 3] == n - 1:
+                            return kv[2:end].decode(), kv[end + 4 :].decode()
+                    elif tag == 0x18:  # int_value, up to 3 varint bytes
+                        b0 = kv[end + 3]
+                        if n == 1:
+                            return kv[2:end].decode(), b0
+                        if n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
+                            return kv[2:end].decode(), (b0 & 0x7F) | (kv[end + 4] << 7)
+                        if n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
+                            return kv[2:end].decode(), ((b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7)
+                                                        | (kv[end + 5] << 14))
+                    elif tag == 0x21:  # double_value
+                        if n == 8:
+                            return kv[2:end].decode(), _unpack_double(kv, end + 3)[0]
+                    elif tag == 0x10 and n == 1:  # bool_value
+                        return kv[2:end].decode(), kv[end + 3] != 0
+                vlen, pos = _varint(kv, end + 1)
+                if pos + vlen == size:
+                    return kv[2:end].decode(), any_value(kv[pos:], convert)
     except IndexError:
         pass
     msg = _FromKeyValue(kv)

@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 import re
-import struct
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -552,11 +551,7 @@ class _Attrs:
     __slots__ = ("all", "typed", "has_signals")
 
     def __init__(self, raw_kvs: Any) -> None:
-        """Read serialized KeyValues; the common short layouts are parsed inline.
-
-        KeyValue = 0x0A len key 0x12 len AnyValue; AnyValue = tag payload. Anything else (long
-        strings, arrays, odd encodings) goes through protobuf.
-        """
+        """Read serialized KeyValues: from the cache, else with ``_wire.key_value``."""
         attrs: dict[str, Any] = {}
         typed: dict[str, Any] = {}
         check: list[str] = []
@@ -598,41 +593,11 @@ _SCALARS = frozenset((str, int, float, bool))
 
 
 def _key_value(kv: bytes) -> tuple[str, Any]:
-    """One serialized KeyValue; short strings and small ints are read without protobuf."""
-    size = len(kv)
-    if size > 5 and kv[0] == 0x0A and kv[1] < 0x80:
-        end = kv[1] + 2  # the value field's tag; a KeyValue with no value ends before it
-        if size > end + 3 and kv[end] == 0x12 and kv[end + 1] == size - end - 2:
-            tag = kv[end + 2]
-            n = size - end - 3  # bytes after the AnyValue's tag: at least 1 here
-            value: Any = _MISS
-            if tag == 0x0A:  # string_value, shorter than 128 bytes
-                if kv[end + 3] == n - 1:
-                    value = kv[end + 4 :].decode()
-            elif tag == 0x18:  # int_value, up to 3 varint bytes
-                b0 = kv[end + 3]
-                if n == 1:
-                    value = b0
-                elif n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
-                    value = (b0 & 0x7F) | (kv[end + 4] << 7)
-                elif n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
-                    value = (b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7) | (kv[end + 5] << 14)
-            elif tag == 0x21:  # double_value
-                if n == 8:
-                    value = _unpack_double(kv, end + 3)[0]
-            elif tag == 0x10:  # bool_value
-                if n == 1:
-                    value = kv[end + 3] != 0
-            if value is not _MISS:
-                return kv[2:end].decode(), value
+    """One serialized KeyValue, its string value bounded in length."""
     key, value = key_value(kv, _any)
     if type(value) is str and len(value) > MAX_STRING_CHARS:
         value = _bound(value)
     return key, value
-
-
-_MISS = object()
-_unpack_double = struct.Struct("<d").unpack_from
 
 
 def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
