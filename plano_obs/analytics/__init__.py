@@ -1,5 +1,6 @@
 """Incremental rollups of LLM calls (no Textual): summary, models, routes, sessions, signals."""
 
+from plano_obs.analytics.document import SCHEMA_VERSION, ExportDocument, json_schema
 from plano_obs.analytics.rollups import (
     BUCKET_SECONDS,
     WINDOW_SECONDS,
@@ -10,9 +11,12 @@ from plano_obs.analytics.sketch import RELATIVE_ACCURACY, QuantileSketch
 
 __all__ = [
     "BUCKET_SECONDS",
+    "SCHEMA_VERSION",
     "RELATIVE_ACCURACY",
     "WINDOW_SECONDS",
     "Analytics",
+    "ExportDocument",
     "QuantileSketch",
     "UnknownWindowError",
+    "json_schema",
 ]

@@ -22,8 +22,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from plano_obs.analytics._aggregate import Aggregate, CallFacts, SessionStats, Stats
-from plano_obs.analytics.sketch import QuantileSketch
-from plano_obs.export.schema import (
+from plano_obs.analytics.document import (
     CategoryCount,
     ErrorEntry,
     ErrorsRollup,
@@ -40,6 +39,7 @@ from plano_obs.export.schema import (
     TrendPoint,
     WindowInfo,
 )
+from plano_obs.analytics.sketch import QuantileSketch
 from plano_obs.model import QUALITY_ORDER, LLMCall
 
 __all__ = ["Analytics", "WINDOW_SECONDS", "BUCKET_SECONDS", "UnknownWindowError"]

@@ -1,33 +1,5 @@
-"""Headless JSON export of the rollups: the schema, the ``plano obs export`` command, gates."""
+"""Headless JSON export: ``plano obs export`` writes the analytics document and checks gates."""
 
-from plano_obs.export.schema import (
-    SCHEMA_VERSION,
-    ErrorEntry,
-    ErrorsRollup,
-    ExportDocument,
-    FlaggedCall,
-    ModelRollup,
-    Percentiles,
-    RouteRollup,
-    SessionRollup,
-    SignalsRollup,
-    Summary,
-    TrendPoint,
-    json_schema,
-)
+from plano_obs.export.gates import Gate, GateError, GateResult, check_gates, parse_gate
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "ErrorEntry",
-    "ErrorsRollup",
-    "ExportDocument",
-    "FlaggedCall",
-    "ModelRollup",
-    "Percentiles",
-    "RouteRollup",
-    "SessionRollup",
-    "SignalsRollup",
-    "Summary",
-    "TrendPoint",
-    "json_schema",
-]
+__all__ = ["Gate", "GateError", "GateResult", "check_gates", "parse_gate"]

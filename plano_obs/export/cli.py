@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from plano_obs.analytics.document import ExportDocument, json_schema
 from plano_obs.export.gates import Gate, GateError, check_gates, parse_gate
-from plano_obs.export.schema import ExportDocument, json_schema
 from plano_obs.export.writer import write_atomic
 
 __all__ = ["EXIT_GATE", "EXIT_USAGE", "UsageError", "add_export_arguments", "parse_duration",

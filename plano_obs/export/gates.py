@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from plano_obs.export.schema import ExportDocument
+from plano_obs.analytics.document import ExportDocument
 
 __all__ = ["GATE_METRICS", "Gate", "GateError", "GateResult", "check_gates", "parse_gate"]
 

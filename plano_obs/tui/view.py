@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from plano_obs.analytics import WINDOW_SECONDS
-from plano_obs.export.schema import (
+from plano_obs.analytics.document import (
     ExportDocument,
     FlaggedCall,
     ModelRollup,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from plano_obs.export.schema import FlaggedCall
+from plano_obs.analytics.document import FlaggedCall
 from plano_obs.tui.text import DASH, age, clean, safe, usd
 from plano_obs.tui.view import call_key
 from plano_obs.tui.widgets.table import KeptCursorTable

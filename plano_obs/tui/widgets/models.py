@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.binding import Binding
 
-from plano_obs.export.schema import ModelRollup
+from plano_obs.analytics.document import ModelRollup
 from plano_obs.tui.text import count, ms, safe, usd
 from plano_obs.tui.widgets.table import KeptCursorTable
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.binding import Binding
 
-from plano_obs.export.schema import RouteRollup
+from plano_obs.analytics.document import RouteRollup
 from plano_obs.tui.text import DASH, count, safe, usd
 from plano_obs.tui.widgets.table import KeptCursorTable
 

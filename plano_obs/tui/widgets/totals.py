@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from plano_obs.export.schema import Percentiles, Summary
+from plano_obs.analytics.document import Percentiles, Summary
 from plano_obs.tui.text import DASH, append_tokens, count, ms, pct, usd
 
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from plano_obs.export.schema import TrendPoint
+from plano_obs.analytics.document import TrendPoint
 from plano_obs.tui.text import DASH, ms, usd
 
 

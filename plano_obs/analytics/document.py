@@ -1,4 +1,4 @@
-"""The versioned JSON export document: pydantic models, also what the console renders.
+"""The analytics document: versioned pydantic models the console renders and export writes.
 
 Unknown is ``None`` (``null`` in JSON), never 0. Field names carry their units.
 """
