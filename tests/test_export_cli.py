@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from plano_obs.export.cli import add_export_arguments, run_export
+from plano_obs.cli.export import add_export_arguments, run_export
 
 from otlp_fixtures import llm_attrs, request, span
 
@@ -116,7 +116,7 @@ def test_schema_is_published(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_export_never_imports_textual() -> None:
-    code = ("import sys, plano_obs.export.cli, plano_obs.analytics; "
+    code = ("import sys, plano_obs.cli.export, plano_obs.analytics; "
             "assert not any(m.startswith(('textual', 'plano_obs.tui')) for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -18,7 +18,7 @@ CORE = [
     "plano_obs.pricing",
     "plano_obs.analytics",
     "plano_obs.export",
-    "plano_obs.export.cli",
+    "plano_obs.cli.export",
     "plano_obs.runtime",
     "plano_obs.cli",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs.pricing.cli import add_pricing_arguments, run_pricing
+from plano_obs.cli.pricing import add_pricing_arguments, run_pricing
 
 REPO = Path(__file__).resolve().parent.parent
 

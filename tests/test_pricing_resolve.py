@@ -140,7 +140,7 @@ def test_public_api_is_declared() -> None:
 
 
 def test_pricing_never_imports_textual() -> None:
-    code = ("import sys, plano_obs.pricing, plano_obs.pricing.cli; "
+    code = ("import sys, plano_obs.pricing, plano_obs.cli.pricing; "
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,14 +7,11 @@ import sys
 from collections import Counter
 from typing import TextIO
 
-from plano_obs.pricing._catalog import PriceEntry, Rates
-from plano_obs.pricing._pricer import Pricer
-from plano_obs.pricing._sources import PricingConfigError
+from plano_obs.cli._args import add_pricing_source_arguments
+from plano_obs.cli.diagnostics import ExitCode, report
+from plano_obs.pricing import PriceEntry, Pricer, Rates
 
 __all__ = ["add_pricing_arguments", "run_pricing"]
-
-EXIT_UNPRICED = 1
-EXIT_USAGE = 2
 
 
 def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,14 +23,9 @@ def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the gateway provider of the calls (e.g. digitalocean)")
     parser.add_argument("--list", action="store_true", dest="list_catalog",
                         help="print the catalog summary: source, age, models per provider")
-    parser.add_argument("--pricing-file", default=None,
-                        help="pricing overrides, YAML or JSON (rates per million tokens, aliases)")
-    parser.add_argument("--config", default=None,
-                        help="Plano config file (model_aliases, model_metrics_sources)")
     parser.add_argument("--refresh", action="store_true",
                         help="fetch the remote catalog now instead of using the cache")
-    parser.add_argument("--offline", action="store_true", default=None,
-                        help="never fetch; use the cache or the embedded snapshot")
+    add_pricing_source_arguments(parser)
 
 
 def _money(rate: float | None) -> str:
@@ -88,9 +80,8 @@ def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
         pricer = Pricer(pricing_file=getattr(args, "pricing_file", None),
                         plano_config=getattr(args, "config", None),
                         offline=bool(getattr(args, "offline", False)))
-    except PricingConfigError as e:
-        print(f"plano obs pricing: {e}", file=err)
-        return EXIT_USAGE
+    except Exception as e:  # report() re-raises what is not a user error
+        return report(e, "plano obs pricing", err)
     # The disk cache serves while fresh (24 h); --refresh fetches anyway, --offline never does.
     pricer.refresh(force=bool(getattr(args, "refresh", False)))
     for warning in pricer.warnings:
@@ -109,4 +100,4 @@ def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
         print(f"{name} -> {entry.key}", file=out)
         for line in _describe(entry):
             print(line, file=out)
-    return EXIT_UNPRICED if unpriced else 0
+    return ExitCode.UNPRICED if unpriced else ExitCode.OK

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sys
 import threading
@@ -15,39 +14,19 @@ import time
 from typing import Any, TextIO
 
 from plano_obs.analytics.document import ExportDocument, json_schema
-from plano_obs.export.gates import Gate, GateError, check_gates, parse_gate
+from plano_obs.cli._args import add_receiver_arguments, parse_duration, settings_from
+from plano_obs.cli.diagnostics import ExitCode, UsageError, report
+from plano_obs.export.gates import Gate, check_gates, parse_gate
 from plano_obs.export.writer import write_atomic
 
-__all__ = ["EXIT_GATE", "EXIT_USAGE", "UsageError", "add_export_arguments", "parse_duration",
-           "run_export"]
+__all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]
 
-EXIT_USAGE = 2
-EXIT_GATE = 3
 _WINDOWS = ("all", "1m", "5m", "15m", "1h")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-
-
-class UsageError(ValueError):
-    """Bad input from the user; the message is one line."""
-
-
-def parse_duration(text: str, flag: str) -> float:
-    """Seconds from ``'30'``, ``'30s'``, ``'5m'``, ``'1h'`` or ``'500ms'``."""
-    m = _DURATION.match(text)
-    if m is None:
-        raise UsageError(f"bad {flag} {text!r}: expected a duration such as 30, 30s, 5m or 1h")
-    value = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-    if value <= 0:
-        raise UsageError(f"bad {flag} {text!r}: must be more than zero")
-    return value
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``plano obs export`` (receiver and pricing flags included)."""
-    if "--port" not in parser._option_string_actions:
-        from plano_obs.cli import add_receiver_arguments
-
-        add_receiver_arguments(parser)
+    add_receiver_arguments(parser)
     src = parser.add_argument_group("input (one of)")
     src.add_argument("--listen", action="store_true",
                      help="start the OTLP/gRPC receiver and collect calls")
@@ -73,11 +52,6 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _fail(message: str) -> int:
-    print(f"plano obs export: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def run_export(args: argparse.Namespace) -> int:
     """Run ``plano obs export``; returns the exit code."""
     try:
@@ -100,19 +74,8 @@ def run_export(args: argparse.Namespace) -> int:
         if files:
             return _run_from(args, files, window, gates)
         return _run_listen(args, window, gates, duration or None, count, every or None)
-    except (UsageError, GateError) as e:
-        return _fail(str(e))
-
-
-def _settings(args: argparse.Namespace, window: str) -> Any:
-    from plano_obs.settings import Settings, SettingsError, load_settings
-
-    flags = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
-    flags["window"] = window
-    try:
-        return load_settings(flags)
-    except SettingsError as e:
-        raise UsageError(str(e)) from None
+    except Exception as e:  # report() re-raises what is not a user error
+        return report(e, "plano obs export")
 
 
 def _emit(doc: ExportDocument, output: str | None, *, one_line: bool = False) -> None:
@@ -132,15 +95,7 @@ def _finish(doc: ExportDocument, output: str | None, gates: list[Gate]) -> int:
     broken = [r for r in check_gates(doc, gates) if r.broken]
     for r in broken:
         print(f"plano obs export: gate failed: {r.message}", file=sys.stderr)
-    return EXIT_GATE if broken else 0
-
-
-def _pricing_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from plano_obs.pricing import PricingConfigError
-    except ImportError:
-        return (OSError,)
-    return (PricingConfigError, OSError)
+    return ExitCode.GATE if broken else ExitCode.OK
 
 
 def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate]) -> int:
@@ -149,11 +104,8 @@ def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: li
     from plano_obs.ingest.store import Store
     from plano_obs.pricing import Pricer
 
-    settings = _settings(args, window)
-    try:
-        pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config)
-    except _pricing_errors() as e:
-        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    settings = settings_from(args, window=window)
+    pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config)
     analytics = Analytics()
     store = Store(capacity_calls=settings.capacity, trace_capacity=settings.trace_capacity,
                   kept_trace_capacity=settings.kept_trace_capacity, pricer=pricer,
@@ -204,14 +156,10 @@ def _run_listen(
     count: int | None,
     every: float | None,
 ) -> int:
-    from plano_obs.ingest.receiver import ReceiverError
     from plano_obs.runtime import Runtime
 
-    settings = _settings(args, window)
-    try:
-        runtime = Runtime(settings)
-    except _pricing_errors() as e:
-        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    settings = settings_from(args, window=window)
+    runtime = Runtime(settings)
     done = threading.Event()
     if count is not None:
         def _count_reached() -> None:
@@ -221,9 +169,9 @@ def _run_listen(
         runtime.store.subscribe(_count_reached)
     try:
         runtime.start()
-    except (ReceiverError, OSError) as e:
+    except BaseException:
         runtime.stop()
-        raise UsageError(str(e)) from None
+        raise
     source = f"otlp-grpc://{runtime.listen_address}"
     previous = _install_signal_handlers(done)
     quiet = bool(getattr(args, "quiet", False))

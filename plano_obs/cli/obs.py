@@ -1,0 +1,89 @@
+"""``plano obs``: the receiver (and demo traffic), then the console or a plain status line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from plano_obs import __version__
+from plano_obs.cli._args import add_receiver_arguments, settings_from
+from plano_obs.settings import ENV_PREFIX, WINDOWS, Settings
+
+if TYPE_CHECKING:
+    from plano_obs.runtime import Runtime
+
+__all__ = ["DESCRIPTION", "add_obs_arguments", "run_obs"]
+
+DESCRIPTION = (
+    "Receive the gateway's OpenTelemetry spans over OTLP/gRPC and show requests, cost,\n"
+    "tokens, latency, errors and flagged signals live.\n\n"
+    "Point Plano at it in the Plano config:\n"
+    "  tracing:\n"
+    "    random_sampling: 100\n"
+    "    opentracing_grpc_endpoint: http://localhost:4317\n\n"
+    f"Every option can also be set as {ENV_PREFIX}<NAME> (e.g. {ENV_PREFIX}PORT=4318)."
+)
+
+
+def add_obs_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``plano obs`` itself (receiver, pricing, console)."""
+    add_receiver_arguments(parser)
+    ui = parser.add_argument_group("console")
+    d = Settings.model_fields
+    ui.add_argument("--demo", action="store_true", default=None,
+                    help="also send built-in demo traffic to the receiver")
+    ui.add_argument("--demo-rate", type=int, default=None,
+                    help=f"demo calls per minute (default: {d['demo_rate'].default})")
+    ui.add_argument("--seed", type=int, default=None,
+                    help=f"demo traffic seed (default: {d['seed'].default})")
+    ui.add_argument("--refresh-ms", type=int, default=None,
+                    help=f"refresh the screen at most this often (default: "
+                         f"{d['refresh_ms'].default})")
+    ui.add_argument("--window", choices=WINDOWS, default=None,
+                    help=f"initial time window (default: {d['window'].default})")
+    ui.add_argument("--plain", action="store_true", default=None,
+                    help="print a status line every second instead of the console "
+                         "(the default when stdout is not a terminal)")
+
+
+def run_obs(args: argparse.Namespace) -> int:
+    """Start the receiver (and demo), then the console or the plain status line."""
+    from plano_obs.runtime import Runtime
+
+    settings = settings_from(args)
+    runtime = Runtime(settings)
+    runtime.start()
+    try:
+        if settings.plain or not sys.stdout.isatty():
+            return _run_plain(runtime)
+        from plano_obs.tui.app import run_console
+
+        return run_console(runtime)
+    finally:
+        runtime.stop()
+
+
+def _run_plain(runtime: Runtime) -> int:
+    """One status line a second on stdout until SIGINT/SIGTERM."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"plano obs {__version__}: listening on {runtime.listen_address} (OTLP/gRPC); "
+          f"Ctrl-C to stop", flush=True)
+    started = time.monotonic()
+    while not done.wait(1.0):
+        s = runtime.store.stats()
+        doc = runtime.analytics.document("all", now=time.time(), stats=s)
+        summary = doc.summary
+        cost = "—" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+        line = (f"[{time.monotonic() - started:6.0f}s] calls {s.calls}  spans {s.accepted_spans}"
+                f"  errors {summary.errors}  flagged {summary.flagged}  cost {cost}")
+        if s.rejected_spans or s.refused_requests or s.duplicate_spans:
+            line += (f"  rejected {s.rejected_spans}  refused {s.refused_requests}"
+                     f"  duplicates {s.duplicate_spans}")
+        print(line, flush=True)
+    return 0
