@@ -11,6 +11,10 @@ from typing import Any
 
 __all__ = [
     "API_PATHS",
+    "FLAG_MARKER",
+    "OTLP_TRACE_EXPORT_METHOD",
+    "WINDOWS",
+    "WINDOW_SECONDS",
     "CallCost",
     "CostLine",
     "DecodeResult",
@@ -24,6 +28,17 @@ __all__ = [
 ]
 
 API_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+
+#: The gRPC method an OTLP trace exporter calls.
+OTLP_TRACE_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+#: What the gateway appends to the name of a span whose call it flagged with signals.
+FLAG_MARKER = "\N{TRIANGULAR FLAG ON POST}"
+
+#: Time windows by name, in the order the console cycles through them; "all" means since start.
+WINDOW_SECONDS: dict[str, int | None] = {"all": None, "1m": 60, "5m": 300, "15m": 900,
+                                         "1h": 3600}
+WINDOWS = tuple(WINDOW_SECONDS)
 
 #: layer.category -> its leaf types, as the gateway names them.
 SIGNAL_CATEGORIES: dict[str, tuple[str, ...]] = {

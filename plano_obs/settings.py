@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "WINDOWS", "load_settings"]
+from plano_obs.model import WINDOWS
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "PLANO_OBS_"
-WINDOWS = ("all", "1m", "5m", "15m", "1h")
 
 
 class SettingsError(ValueError):
@@ -35,7 +36,7 @@ class Settings(BaseModel):
     trace_capacity: int = Field(5_000, ge=10, description="recent traces held with all spans")
     kept_trace_capacity: int = Field(2_000, ge=10, description="flagged/failed traces held")
     refresh_ms: int = Field(500, ge=50, le=60_000, description="UI refresh interval")
-    window: str = Field("all", description="time window: all, 1m, 5m, 15m, 1h")
+    window: str = Field("all", description=f"time window: {', '.join(WINDOWS)}")
     demo: bool = Field(False, description="send built-in demo traffic to the receiver")
     demo_rate: int = Field(120, ge=1, le=100_000, description="demo calls per minute")
     seed: int = Field(7, description="demo traffic seed")

@@ -3,7 +3,6 @@
 from plano_obs.analytics.document import SCHEMA_VERSION, ExportDocument, json_schema
 from plano_obs.analytics.rollups import (
     BUCKET_SECONDS,
-    WINDOW_SECONDS,
     Analytics,
     UnknownWindowError,
 )
@@ -13,7 +12,6 @@ __all__ = [
     "BUCKET_SECONDS",
     "SCHEMA_VERSION",
     "RELATIVE_ACCURACY",
-    "WINDOW_SECONDS",
     "Analytics",
     "ExportDocument",
     "QuantileSketch",

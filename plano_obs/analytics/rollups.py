@@ -40,15 +40,12 @@ from plano_obs.analytics.document import (
     WindowInfo,
 )
 from plano_obs.analytics.sketch import QuantileSketch
-from plano_obs.model import QUALITY_ORDER, LLMCall
+from plano_obs.model import QUALITY_ORDER, WINDOW_SECONDS, LLMCall
 
-__all__ = ["Analytics", "WINDOW_SECONDS", "BUCKET_SECONDS", "UnknownWindowError"]
+__all__ = ["Analytics", "BUCKET_SECONDS", "UnknownWindowError"]
 
 BUCKET_SECONDS = 10
 _BUCKET_NS = BUCKET_SECONDS * 1_000_000_000
-#: Sliding windows by name; "all" means since start.
-WINDOW_SECONDS: dict[str, int | None] = {"all": None, "1m": 60, "5m": 300, "15m": 900,
-                                         "1h": 3600}
 _KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
 #: Calls held in per-bucket chunks before they are put into the aggregates (and before reads).
 _CHUNK_CALLS = 512

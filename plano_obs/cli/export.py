@@ -18,11 +18,9 @@ from plano_obs.cli._args import add_receiver_arguments, parse_duration, settings
 from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
 from plano_obs.export.writer import write_atomic
+from plano_obs.model import WINDOWS
 
 __all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]
-
-_WINDOWS = ("all", "1m", "5m", "15m", "1h")
-
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``plano obs export`` (receiver and pricing flags included)."""
@@ -45,7 +43,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--output", metavar="FILE",
                      help="write here (atomically: temp file, then rename); default: stdout")
     out.add_argument("--window", default=None, metavar="WINDOW",
-                     help=f"time window: {', '.join(_WINDOWS)} (default: all)")
+                     help=f"time window: {', '.join(WINDOWS)} (default: all)")
     out.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                      help="exit 3 when the expression holds, e.g. 'p95_latency_ms>2000', "
                           "'error_rate>0.05', 'cost_usd>1.5'; repeatable; unknown values fail")
@@ -59,8 +57,8 @@ def run_export(args: argparse.Namespace) -> int:
             sys.stdout.write(json_schema() + "\n")
             return 0
         window = getattr(args, "window", None) or "all"
-        if window not in _WINDOWS:
-            raise UsageError(f"unknown --window {window!r}; use one of {', '.join(_WINDOWS)}")
+        if window not in WINDOWS:
+            raise UsageError(f"unknown --window {window!r}; use one of {', '.join(WINDOWS)}")
         gates = [parse_gate(g) for g in getattr(args, "fail_on", None) or []]
         listen = bool(getattr(args, "listen", False))
         files = getattr(args, "from_files", None) or []

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from plano_obs import __version__
 from plano_obs.cli._args import add_receiver_arguments, settings_from
-from plano_obs.settings import ENV_PREFIX, WINDOWS, Settings
+from plano_obs.model import WINDOWS
+from plano_obs.settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
     from plano_obs.runtime import Runtime

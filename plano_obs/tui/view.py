@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from plano_obs.analytics import WINDOW_SECONDS
 from plano_obs.analytics.document import (
     ExportDocument,
     FlaggedCall,
@@ -14,7 +13,7 @@ from plano_obs.analytics.document import (
     TrendPoint,
 )
 from plano_obs.ingest.store import IngestStats
-from plano_obs.model import LLMCall
+from plano_obs.model import WINDOW_SECONDS, LLMCall
 from plano_obs.pricing import PricingInfo
 from plano_obs.runtime import Runtime
 

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from plano_obs.settings import WINDOWS
+from plano_obs.model import WINDOWS
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.screens.confirm import ConfirmScreen
