@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import grpc  # noqa: E402
 
-from plano_obs.demo import EXPORT_METHOD, DemoTraffic  # noqa: E402
+from plano_obs.demo import DemoTraffic  # noqa: E402
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD  # noqa: E402
 
 TARGETS = {"batch": 40_000, "single": 4_000}
 
@@ -62,7 +63,7 @@ def _send(target: str, payloads: list[bytes], in_flight: int) -> tuple[float, in
     """Send every payload with up to ``in_flight`` outstanding; returns (seconds, failures)."""
     channel = grpc.insecure_channel(target)
     grpc.channel_ready_future(channel).result(timeout=10)
-    export = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+    export = channel.unary_unary(OTLP_TRACE_EXPORT_METHOD, request_serializer=None,
                                  response_deserializer=None)
     failures = 0
     slots = threading.Semaphore(in_flight)

@@ -17,10 +17,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-__all__ = ["DemoTraffic", "DemoSender", "EXPORT_METHOD"]
+from plano_obs.model import FLAG_MARKER, OTLP_TRACE_EXPORT_METHOD
 
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-FLAG = "\N{TRIANGULAR FLAG ON POST}"
+__all__ = ["DemoTraffic", "DemoSender"]
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +235,7 @@ class DemoTraffic:
                 name="llm.time_to_first_token", time_unix_nano=llm_start + ttft_ms * 1_000_000))
         turns = rng.randint(2, 14)
         if flagged:
-            name += f" {FLAG}"
+            name += f" {FLAG_MARKER}"
             attrs += self._flag_attrs(turns, llm_start, llm_end, events)
         elif not failed and rng.random() < 0.35:
             quality = rng.choice(("excellent", "good", "good", "neutral"))
@@ -371,7 +371,7 @@ class DemoSender:
         import grpc
 
         with grpc.insecure_channel(self.target) as channel:
-            export = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+            export = channel.unary_unary(OTLP_TRACE_EXPORT_METHOD, request_serializer=None,
                                          response_deserializer=None)
             now_ns = int(self.clock() * 1e9)
             # The backfill goes out in batches of a simulated minute, so the console is live

@@ -8,13 +8,13 @@ import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from plano_obs.ingest.decode import (
-    FLAG,
     MAX_STRING_CHARS,
     RequestDecodeError,
     decode_otlp_json,
     decode_request,
     parse_span_name,
 )
+from plano_obs.model import FLAG_MARKER
 
 from otlp_fixtures import T0, event, llm_attrs, request, span
 
@@ -180,7 +180,7 @@ def test_error_details_and_span_status():
 
 
 def test_flag_in_span_name_marks_the_call():
-    call = one_call(llm_attrs(), name=f"POST /v1/chat/completions gpt-4o-mini {FLAG}")
+    call = one_call(llm_attrs(), name=f"POST /v1/chat/completions gpt-4o-mini {FLAG_MARKER}")
     assert call.flagged
     assert call.model_requested == "gpt-4o-mini"
 

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from plano_obs.cli.export import add_export_arguments, run_export
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 from otlp_fixtures import llm_attrs, request, span
 
@@ -124,7 +125,7 @@ def test_export_never_imports_textual() -> None:
 def _send(port: int, req: ExportTraceServiceRequest) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         export = ch.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            OTLP_TRACE_EXPORT_METHOD,
             request_serializer=ExportTraceServiceRequest.SerializeToString,
             response_deserializer=ExportTraceServiceResponse.FromString)
         export(req, timeout=5)

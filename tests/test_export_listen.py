@@ -11,8 +11,9 @@ from collections import Counter
 
 import grpc
 
-from plano_obs.demo import EXPORT_METHOD, DemoTraffic
+from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 END_NS = 1_790_000_000 * 10**9
 
@@ -26,7 +27,7 @@ def test_sigterm_writes_the_document_and_nothing_is_lost(free_port, tmp_path):
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{free_port}")
         grpc.channel_ready_future(channel).result(timeout=30)
-        export = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+        export = channel.unary_unary(OTLP_TRACE_EXPORT_METHOD, request_serializer=None,
                                      response_deserializer=None)
         sent = []
         for req in DemoTraffic(9).history(end_ns=END_NS, minutes=3, per_minute=120):

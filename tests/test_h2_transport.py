@@ -17,8 +17,9 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from plano_obs.ingest.h2 import PREFACE
-from plano_obs.ingest.receiver import EXPORT_METHOD, Receiver
+from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 from otlp_fixtures import llm_attrs, request, span
 
@@ -50,7 +51,7 @@ class RawClient:
         settings = b"" if initial_window is None else struct.pack(">HI", 4, initial_window)
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
 
-    def headers_block(self, path: str = EXPORT_METHOD, **extra: str) -> bytes:
+    def headers_block(self, path: str = OTLP_TRACE_EXPORT_METHOD, **extra: str) -> bytes:
         fields = [(":method", "POST"), (":scheme", "http"), (":path", path),
                   (":authority", "test"), ("content-type", "application/grpc"),
                   ("te", "trailers"), *extra.items()]

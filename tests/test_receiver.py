@@ -18,8 +18,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from plano_obs.demo import DemoTraffic
-from plano_obs.ingest.receiver import EXPORT_METHOD, PortInUseError, Receiver
+from plano_obs.ingest.receiver import PortInUseError, Receiver
 from plano_obs.ingest.store import Store
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 from otlp_fixtures import llm_attrs, request, span
 
@@ -35,7 +36,7 @@ def receiver():
 
 def raw_export(r: Receiver):
     channel = grpc.insecure_channel(f"127.0.0.1:{r.port}")
-    call = channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+    call = channel.unary_unary(OTLP_TRACE_EXPORT_METHOD, request_serializer=None,
                                response_deserializer=ExportTraceServiceResponse.FromString)
     return channel, call
 

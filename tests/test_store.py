@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from plano_obs.ingest.decode import FLAG, decode_request
+from plano_obs.ingest.decode import decode_request
 from plano_obs.ingest.store import Store
-from plano_obs.model import CallCost
+from plano_obs.model import FLAG_MARKER, CallCost
 
 from otlp_fixtures import T0, llm_attrs, request, span
 
@@ -17,7 +17,7 @@ def trace(i: int, *, flagged=False, status=200):
     tid = (i + 1).to_bytes(16, "big")
     root = span({"http.method": "POST"}, name="POST /v1/chat/completions", trace_id=tid,
                 span_id=(i * 4 + 1).to_bytes(8, "big"), start_ns=T0 + i * 1_000_000)
-    name = "POST /v1/chat/completions gpt-4o-mini" + (f" {FLAG}" if flagged else "")
+    name = "POST /v1/chat/completions gpt-4o-mini" + (f" {FLAG_MARKER}" if flagged else "")
     llm = span(llm_attrs(**{"http.status_code": status}), name=name, trace_id=tid,
                span_id=(i * 4 + 2).to_bytes(8, "big"), parent=root.span_id,
                start_ns=T0 + i * 1_000_000 + 10)

@@ -26,6 +26,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from plano_obs.ingest._wire import LLM_KEY_HINT, LLM_KEY_MARKERS, ExportView, SpanHead, key_value
 from plano_obs.model import (
     API_PATHS,
+    FLAG_MARKER,
     SIGNAL_CATEGORIES,
     DecodeResult,
     LLMCall,
@@ -36,7 +37,6 @@ from plano_obs.model import (
 )
 
 __all__ = [
-    "FLAG",
     "MAX_STRING_CHARS",
     "MAX_NAME_CHARS",
     "RequestDecodeError",
@@ -48,7 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FLAG = "\N{TRIANGULAR FLAG ON POST}"
 #: Attribute strings longer than this are cut (and marked with an ellipsis).
 MAX_STRING_CHARS = 4096
 MAX_NAME_CHARS = 512
@@ -207,8 +206,8 @@ _NAME_RE = re.compile(r"^(?:[A-Z]+\s+)?(/\S*)\s+(\S+)(?:\s+->\s+(\S+))?")
 @functools.lru_cache(maxsize=4096)  # gateway span names repeat: one per model/alias pair
 def parse_span_name(name: str) -> tuple[str | None, str | None, str | None, bool]:
     """Split ``POST {path} {requested} -> {resolved} 🚩`` into (path, requested, resolved, flag)."""
-    flagged = FLAG in name
-    core = name.replace(FLAG, "").strip() if flagged else name
+    flagged = FLAG_MARKER in name
+    core = name.replace(FLAG_MARKER, "").strip() if flagged else name
     m = _NAME_RE.match(core)
     if not m:
         return None, None, None, flagged

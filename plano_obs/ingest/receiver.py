@@ -25,13 +25,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from plano_obs.ingest.decode import RequestDecodeError, decode_request
 from plano_obs.ingest.h2 import CallError, Status, UnaryCall, UnaryServer
 from plano_obs.ingest.store import Store
-from plano_obs.model import DecodeResult
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD, DecodeResult
 
-__all__ = ["EXPORT_METHOD", "PortInUseError", "Receiver", "ReceiverError"]
+__all__ = ["PortInUseError", "Receiver", "ReceiverError"]
 
 log = logging.getLogger(__name__)
 
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 #: Requests at least this large are decoded off the event loop, so small ones keep flowing.
 _OFFLOAD_BYTES = 256 * 1024
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
@@ -168,9 +167,9 @@ class Receiver:
     def _admit(self, call: UnaryCall) -> CallError | None:
         """Refuse, before its body is held, a call we will not take."""
         self.requests += 1
-        if call.path != EXPORT_METHOD:
+        if call.path != OTLP_TRACE_EXPORT_METHOD:
             reason = (f"{call.path[:120] or 'a call without a method'} is not served here "
-                      f"(this port receives OTLP traces: {EXPORT_METHOD})")
+                      f"(this port receives OTLP traces: {OTLP_TRACE_EXPORT_METHOD})")
             self.store.count_refused(reason)
             return CallError(Status.UNIMPLEMENTED, reason)
         size = call.size
