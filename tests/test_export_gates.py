@@ -9,7 +9,7 @@ from test_analytics_rollups import T0, make_call
 
 from plano_obs.analytics import Analytics
 from plano_obs.export.gates import GateError, check_gates, parse_gate
-from plano_obs.export.writer import write_atomic
+from plano_obs.files import write_atomic
 
 
 def doc_with(*calls):  # type: ignore[no-untyped-def]

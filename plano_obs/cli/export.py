@@ -17,7 +17,7 @@ from plano_obs.analytics.document import ExportDocument, json_schema
 from plano_obs.cli._args import add_receiver_arguments, parse_duration, settings_from
 from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
-from plano_obs.export.writer import write_atomic
+from plano_obs.files import write_atomic
 from plano_obs.model import WINDOWS
 
 __all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]

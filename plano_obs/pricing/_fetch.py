@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from plano_obs.files import write_atomic
 from plano_obs.pricing._catalog import (
     Catalog,
     CatalogError,
@@ -51,18 +51,6 @@ class FetchResult:
     catalog: Catalog | None
     origin: str  # "network" | "not modified" | "cache" | "stale cache" | "none"
     warnings: list[str] = field(default_factory=list)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _age_text(seconds: float) -> str:
@@ -116,15 +104,17 @@ class Fetcher:
     def _write_cache(self, body: bytes, etag: str | None, fetched_at: float) -> list[str]:
         meta = {"url": self.source.url, "etag": etag, "fetched_at": fetched_at}
         try:
-            _atomic_write(self.body_path, body)
-            _atomic_write(self.meta_path, json.dumps(meta).encode())
+            self.body_path.parent.mkdir(parents=True, exist_ok=True)
+            self.meta_path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.body_path, body)
+            write_atomic(self.meta_path, json.dumps(meta))
         except OSError as e:
             return [f"pricing cache {self.cache_dir} not written: {e.strerror or e}"]
         return []
 
     def _touch_cache(self, meta: dict[str, Any], fetched_at: float) -> None:
         try:
-            _atomic_write(self.meta_path, json.dumps({**meta, "fetched_at": fetched_at}).encode())
+            write_atomic(self.meta_path, json.dumps({**meta, "fetched_at": fetched_at}))
         except OSError:
             pass
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from plano_obs.files import write_atomic
 from plano_obs.runtime import Runtime
 
 __all__ = ["Context"]
@@ -31,13 +30,5 @@ class Context:
         while path.exists():
             n += 1
             path = self.export_dir / f"{prefix}-{stamp}-{n}.json"
-        fd, tmp = tempfile.mkstemp(dir=self.export_dir, prefix=".plano-obs-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, text + "\n")
         return path.resolve()
