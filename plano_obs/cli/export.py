@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
 from plano_obs.files import write_atomic
 from plano_obs.model import WINDOWS
+from plano_obs.shutdown import stop_on_signals
 
 __all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]
 
@@ -171,7 +171,6 @@ def _run_listen(
         runtime.stop()
         raise
     source = f"otlp-grpc://{runtime.listen_address}"
-    previous = _install_signal_handlers(done)
     quiet = bool(getattr(args, "quiet", False))
     started = time.monotonic()
     next_write = started + every if every else None
@@ -187,44 +186,28 @@ def _run_listen(
             source=source)
 
     try:
-        while not done.is_set():
-            elapsed = time.monotonic() - started
-            if duration is not None and elapsed >= duration:
-                break
-            if next_write is not None and time.monotonic() >= next_write:
-                _emit(document(), args.output, one_line=True)
-                next_write += every  # type: ignore[operator]
-            if not quiet and (tty or elapsed - last_progress >= 10):
-                last_progress = elapsed
-                calls = runtime.store.stats().calls
-                line = f"plano obs export: {calls} calls received, {elapsed:.0f}s elapsed"
-                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
-                      flush=True)
-            waits = [0.5]
-            if duration is not None:
-                waits.append(max(0.0, duration - elapsed))
-            if next_write is not None:
-                waits.append(max(0.0, next_write - time.monotonic()))
-            done.wait(min(waits))
+        with stop_on_signals(done):
+            while not done.is_set():
+                elapsed = time.monotonic() - started
+                if duration is not None and elapsed >= duration:
+                    break
+                if next_write is not None and time.monotonic() >= next_write:
+                    _emit(document(), args.output, one_line=True)
+                    next_write += every  # type: ignore[operator]
+                if not quiet and (tty or elapsed - last_progress >= 10):
+                    last_progress = elapsed
+                    calls = runtime.store.stats().calls
+                    line = f"plano obs export: {calls} calls received, {elapsed:.0f}s elapsed"
+                    print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
+                          flush=True)
+                waits = [0.5]
+                if duration is not None:
+                    waits.append(max(0.0, duration - elapsed))
+                if next_write is not None:
+                    waits.append(max(0.0, next_write - time.monotonic()))
+                done.wait(min(waits))
     finally:
-        _restore_signal_handlers(previous)
         runtime.stop()
         if not quiet and tty:
             print(file=sys.stderr)
     return _finish(document(), args.output, gates)
-
-
-def _install_signal_handlers(done: threading.Event) -> dict[int, Any]:
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, lambda *_: done.set())
-    return previous
-
-
-def _restore_signal_handlers(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
-
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
@@ -13,6 +12,7 @@ from plano_obs import __version__
 from plano_obs.cli._args import add_receiver_arguments, settings_from
 from plano_obs.model import WINDOWS
 from plano_obs.settings import ENV_PREFIX, Settings
+from plano_obs.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
     from plano_obs.runtime import Runtime
@@ -70,21 +70,20 @@ def run_obs(args: argparse.Namespace) -> int:
 
 def _run_plain(runtime: Runtime) -> int:
     """One status line a second on stdout until SIGINT/SIGTERM."""
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     print(f"plano obs {__version__}: listening on {runtime.listen_address} (OTLP/gRPC); "
           f"Ctrl-C to stop", flush=True)
     started = time.monotonic()
-    while not done.wait(1.0):
-        s = runtime.store.stats()
-        doc = runtime.analytics.document("all", now=time.time(), stats=s)
-        summary = doc.summary
-        cost = "—" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
-        line = (f"[{time.monotonic() - started:6.0f}s] calls {s.calls}  spans {s.accepted_spans}"
-                f"  errors {summary.errors}  flagged {summary.flagged}  cost {cost}")
-        if s.rejected_spans or s.refused_requests or s.duplicate_spans:
-            line += (f"  rejected {s.rejected_spans}  refused {s.refused_requests}"
-                     f"  duplicates {s.duplicate_spans}")
-        print(line, flush=True)
+    with stop_on_signals(threading.Event()) as done:
+        while not done.wait(1.0):
+            s = runtime.store.stats()
+            doc = runtime.analytics.document("all", now=time.time(), stats=s)
+            summary = doc.summary
+            cost = "—" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+            elapsed = time.monotonic() - started
+            line = (f"[{elapsed:6.0f}s] calls {s.calls}  spans {s.accepted_spans}"
+                    f"  errors {summary.errors}  flagged {summary.flagged}  cost {cost}")
+            if s.rejected_spans or s.refused_requests or s.duplicate_spans:
+                line += (f"  rejected {s.rejected_spans}  refused {s.refused_requests}"
+                         f"  duplicates {s.duplicate_spans}")
+            print(line, flush=True)
     return 0
