@@ -90,10 +90,6 @@ class QuantileSketch:
             out.append(key_value(keys[-1]))
         return out
 
-    def max_value(self) -> float | None:
-        """The representative value of the highest bin."""
-        return key_value(max(self.bins)) if self.bins else None
-
     @classmethod
     def of(cls, values: Iterable[float]) -> QuantileSketch:
         """A sketch of ``values``."""

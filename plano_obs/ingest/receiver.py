@@ -90,8 +90,6 @@ class Receiver:
         self.max_message_bytes = max_message_bytes
         self.max_pending_bytes = max_pending_bytes
         self.max_concurrent_rpcs = max_concurrent_rpcs
-        self.requests = 0
-        self._pending_bytes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: UnaryServer | None = None
         self._thread: threading.Thread | None = None
@@ -166,7 +164,6 @@ class Receiver:
 
     def _admit(self, call: UnaryCall) -> CallError | None:
         """Refuse, before its body is held, a call we will not take."""
-        self.requests += 1
         if call.path != OTLP_TRACE_EXPORT_METHOD:
             reason = (f"{call.path[:120] or 'a call without a method'} is not served here "
                       f"(this port receives OTLP traces: {OTLP_TRACE_EXPORT_METHOD})")
