@@ -57,8 +57,26 @@ class UnknownWindowError(ValueError):
 
 
 class _Stats(Protocol):
-    rejected_spans: int
-    evicted_calls: int
+    """The store's counters a document reports (``Store.stats()``)."""
+
+    @property
+    def rejected_spans(self) -> int: ...
+
+    @property
+    def evicted_calls(self) -> int: ...
+
+
+class _Pricing(Protocol):
+    """Which prices are active (``Pricer.info()``)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def fetched_at(self) -> datetime | None: ...
+
+    @property
+    def models(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -305,8 +323,8 @@ class Analytics:
         window: str = "all",
         *,
         now: float,
-        stats: Any = None,
-        pricing: Any = None,
+        stats: _Stats | None = None,
+        pricing: _Pricing | None = None,
         source: str = "",
     ) -> ExportDocument:
         """Every rollup of ``window`` ending at ``now`` (unix seconds) as an export document."""
@@ -383,7 +401,7 @@ class Analytics:
                     _max_into(mine, st)
             agg.merge_extremes(b)
 
-    def _summary(self, agg: Aggregate, stats: Any) -> Summary:
+    def _summary(self, agg: Aggregate, stats: _Stats | None) -> Summary:
         t = agg.total
         sessions = len(agg.sessions) + (agg.sessions_evicted if agg is self._all else 0)
         return Summary(
@@ -393,8 +411,8 @@ class Analytics:
             errors_5xx=agg.errors_5xx,
             errors_other=t.errors - agg.errors_4xx - agg.errors_5xx,
             error_rate=_round(t.errors / t.requests, 6) if t.requests else None,
-            rejected_spans=getattr(stats, "rejected_spans", None),
-            evicted_calls=getattr(stats, "evicted_calls", None),
+            rejected_spans=None if stats is None else stats.rejected_spans,
+            evicted_calls=None if stats is None else stats.evicted_calls,
             input_tokens=t.token(0),
             output_tokens=t.token(1),
             cached_input_tokens=t.token(2),
@@ -477,20 +495,11 @@ def _max_into(into: Stats, b: Stats) -> None:
         into.ttft_max = b.ttft_max
 
 
-def _pricing(pricing: Any) -> PricingSummary:
+def _pricing(pricing: _Pricing | None) -> PricingSummary:
     if pricing is None:
         return PricingSummary()
-    fetched = getattr(pricing, "fetched_at", None)
-    if isinstance(fetched, int | float):
-        fetched = datetime.fromtimestamp(fetched, UTC)
-    models = getattr(pricing, "models", None)
-    if not isinstance(models, int) and models is not None:
-        try:
-            models = len(models)
-        except TypeError:
-            models = None
-    return PricingSummary(source=getattr(pricing, "source", None), fetched_at=fetched,
-                          models=models)
+    return PricingSummary(source=pricing.source, fetched_at=pricing.fetched_at,
+                          models=pricing.models)
 
 
 def _stats_fields(st: Stats) -> dict[str, Any]:
