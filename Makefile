@@ -34,9 +34,11 @@ bench: $(VENV)/.installed-test
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/screenshots.py
 
+# ruff, mypy, and the import-layer contracts in pyproject.toml ([tool.importlinter]).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check plano_obs tests benchmarks scripts
 	$(BIN)/mypy plano_obs
+	$(BIN)/lint-imports --no-cache --no-logo
 
 pricing-snapshot: $(VENV)/.installed
 	$(BIN)/python scripts/build_pricing_snapshot.py $(SOURCE)

@@ -19,6 +19,9 @@ CORE = [
     "plano_obs.analytics",
     "plano_obs.export",
     "plano_obs.cli.export",
+    "plano_obs.cli.pricing",
+    "plano_obs.files",
+    "plano_obs.shutdown",
     "plano_obs.runtime",
     "plano_obs.cli",
 ]
@@ -48,3 +51,22 @@ def test_help_shows_defaults_everywhere():
         if args == ["obs", "--help"]:
             assert "(default: 4317)" in out and "(default: 127.0.0.1)" in out
             assert "default: None" not in out
+
+
+def test_every_package_has_a_place_in_the_import_layers():
+    """A new top-level module must be put in a layer, or its imports go unchecked."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    present = {
+        f"plano_obs.{p.stem if p.is_file() else p.name}"
+        for p in (root / "plano_obs").iterdir()
+        if (p.suffix == ".py" and not p.name.startswith("__"))
+        or (p.is_dir() and (p / "__init__.py").exists())
+    }
+    assert present <= placed, f"not in any layer of [tool.importlinter]: {present - placed}"
