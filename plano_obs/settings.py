@@ -87,7 +87,34 @@ def load_settings(
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
         flag = "--" + name.replace("_", "-")
-        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        shown = _number(value) if isinstance(value, int | float) else repr(value)
         raise SettingsError(
-            f"invalid {flag} (or {ENV_PREFIX}{name.upper()}) {err.get('input')!r}: {msg}"
+            f"bad {flag} (or {ENV_PREFIX}{name.upper()}) {shown}: {_explain(err)}"
         ) from None
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _explain(err: Any) -> str:
+    """What was wrong with a value, in our words rather than the validation library's."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return "expected a whole number"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return "expected a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "expected true or false"
+    limits = {"greater_than": "more than", "greater_than_equal": "at least",
+              "less_than": "less than", "less_than_equal": "at most"}
+    if kind in limits:
+        limit = next(iter(ctx.values()), "?")
+        return f"must be {limits[kind]} {_number(limit)}"
+    if kind in ("path_type", "string_type"):
+        return "expected a file name" if kind == "path_type" else "expected text"
+    return "not a usable value"

@@ -1,4 +1,4 @@
-"""The ``plano`` command: ``plano obs`` (console), ``plano obs export``, ``plano obs pricing``.
+"""The ``plano`` command: ``plano obs`` (the console) and its ``export``, ``pricing``, ``demo``.
 
 Each command lives in its own module and imports only the leaf ``_args`` and ``diagnostics``;
 Textual is imported only when the console opens, so ``export`` and ``pricing`` start fast.
@@ -11,16 +11,16 @@ import sys
 from collections.abc import Sequence
 
 from plano_obs import __version__
-from plano_obs.cli import export, obs, pricing
-from plano_obs.cli._args import HelpFormatter
-from plano_obs.cli.diagnostics import report
+from plano_obs.cli import demo, export, obs, pricing
+from plano_obs.cli._args import ArgumentParser, CommandLineError, HelpFormatter
+from plano_obs.cli.diagnostics import UsageError, report, warnings_once
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``plano`` command line."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="plano", description="Plano tools.", formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"plano-obs {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -41,10 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="show how model names resolve to prices",
         description="Resolve model names against the pricing catalog and print the rates.")
     pricing.add_pricing_arguments(pricing_parser)
+    demo_parser = obs_sub.add_parser(
+        "demo", formatter_class=HelpFormatter,
+        help="send the built-in demo traffic to any OTLP/gRPC receiver",
+        description="Send realistic gateway traffic (LLM calls, errors, flagged sessions) to an\n"
+                    "OTLP/gRPC receiver: a plano obs running elsewhere, a Collector, ...")
+    demo.add_demo_arguments(demo_parser)
     # A flag given before the subcommand (plano obs --port 5000 export) must survive the
     # subcommand's own default for it.
     shared = {a.dest for a in obs_parser._actions if a.option_strings}
-    for sub_parser in (export_parser, pricing_parser):
+    for sub_parser in (export_parser, pricing_parser, demo_parser):
         for action in sub_parser._actions:
             if action.dest in shared and action.option_strings and action.dest != "help":
                 action.default = argparse.SUPPRESS
@@ -54,15 +60,39 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``plano`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    if args.obs_command == "export":
-        return export.run_export(args)
-    if args.obs_command == "pricing":
-        return pricing.run_pricing(args)
     try:
-        return obs.run_obs(args)
-    except Exception as e:  # report() re-raises what is not a user error
-        return report(e, "plano obs")
+        args = build_parser().parse_args(argv)
+    except CommandLineError as e:
+        # argparse reports a subcommand's leftover arguments from the top parser; name the
+        # command the user typed instead.
+        prog = e.prog if e.prog != "plano" else _typed_command(argv)
+        return report(UsageError(f"{e} (see {prog} --help)"), prog)
+    with warnings_once():
+        if args.obs_command == "export":
+            return export.run_export(args)
+        if args.obs_command == "pricing":
+            return pricing.run_pricing(args)
+        if args.obs_command == "demo":
+            try:
+                return demo.run_demo(args)
+            except Exception as e:  # report() re-raises what is not a user error
+                return report(e, "plano obs demo")
+        try:
+            return obs.run_obs(args)
+        except Exception as e:  # report() re-raises what is not a user error
+            return report(e, "plano obs")
+
+
+def _typed_command(argv: list[str]) -> str:
+    words = ["plano"]
+    expected = [("obs",), ("export", "pricing", "demo")]
+    for token in argv:
+        if not expected:
+            break
+        if token in expected[0]:
+            words.append(token)
+            expected.pop(0)
+    return " ".join(words)
 
 
 if __name__ == "__main__":  # pragma: no cover

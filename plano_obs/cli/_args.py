@@ -7,19 +7,73 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import NoReturn
 
 from plano_obs.cli.diagnostics import UsageError
 from plano_obs.settings import Settings, load_settings
 
 __all__ = [
+    "ArgumentParser",
+    "CommandLineError",
     "HelpFormatter",
     "add_pricing_source_arguments",
     "add_receiver_arguments",
     "parse_duration",
+    "plural",
     "settings_from",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+
+
+class CommandLineError(UsageError):
+    """A flag argparse refused, said in our words; ``prog`` is the (sub)command it belongs to."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+#: argparse's messages -> ours (argparse's wording is not the user's vocabulary).
+_ARGPARSE_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"argument (?P<flag>\S+): invalid int value: (?P<value>.*)"),
+     "bad {flag} {value}: expected a whole number"),
+    (re.compile(r"argument (?P<flag>\S+): invalid float value: (?P<value>.*)"),
+     "bad {flag} {value}: expected a number"),
+    (re.compile(r"argument (?P<flag>\S+): invalid choice: (?P<value>.*) "
+                r"\(choose from (?P<choices>.*)\)"),
+     "unknown {flag} {value}; use one of {choices}"),
+    (re.compile(r"argument (?P<flag>\S+): expected (?:at least )?one argument"),
+     "{flag} needs a value"),
+    (re.compile(r"argument (?P<flag>\S+): ignored explicit argument (?P<value>.*)"),
+     "{flag} takes no value (got {value})"),
+    (re.compile(r"argument (?P<flag>\S+): not allowed with argument (?P<other>\S+)"),
+     "{flag} and {other} cannot be used together"),
+    (re.compile(r"ambiguous option: (?P<flag>\S+) could match (?P<choices>.*)"),
+     "{flag} is ambiguous: did you mean one of {choices}?"),
+    (re.compile(r"unrecognized arguments: (?P<value>.*)"),
+     "unknown argument {value}"),
+    (re.compile(r"the following arguments are required: (?P<value>.*)"),
+     "missing {value}"),
+    (re.compile(r"argument (?P<flag>\S+): (?P<value>.*)"), "bad {flag}: {value}"),
+]
+
+
+def _in_our_words(message: str) -> str:
+    for pattern, template in _ARGPARSE_MESSAGES:
+        m = pattern.fullmatch(message.strip())
+        if m:
+            parts = {k: v.replace("'", "") if k == "choices" else v
+                     for k, v in m.groupdict().items()}
+            return template.format(**parts)
+    return message.strip().splitlines()[0]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, except that a refused flag is one line in our words and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(_in_our_words(message), self.prog)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -35,6 +89,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         ):
             text += " (default: %(default)s)"
         return text
+
+
+def plural(n: int, word: str) -> str:
+    """``1 call``, ``2 calls``, ``1,024 calls``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def parse_duration(text: str, flag: str) -> float:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from typing import TextIO
 
-__all__ = ["ExitCode", "UsageError", "exit_code_for", "one_line", "report"]
+__all__ = ["ExitCode", "UsageError", "exit_code_for", "one_line", "report", "warnings_once"]
 
 
 class ExitCode(IntEnum):
@@ -54,3 +57,33 @@ def report(error: BaseException, prog: str, err: TextIO | None = None) -> ExitCo
         raise error
     print(f"{prog}: {one_line(error)}", file=err or sys.stderr)
     return code
+
+
+class _OncePerMessage(logging.Handler):
+    """Prints the first line of each distinct warning once, to the stderr of the moment."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().strip()
+        line = text.splitlines()[0] if text else record.levelname.lower()
+        if line not in self._seen:
+            self._seen.add(line)
+            print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def warnings_once(logger_name: str = "plano_obs") -> Iterator[None]:
+    """While inside, the core's warnings reach stderr once each (a retry loop says it once)."""
+    logger = logging.getLogger(logger_name)
+    handler = _OncePerMessage()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

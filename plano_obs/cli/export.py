@@ -13,7 +13,7 @@ import time
 from typing import Any, TextIO
 
 from plano_obs.analytics.document import ExportDocument, json_schema
-from plano_obs.cli._args import add_receiver_arguments, parse_duration, settings_from
+from plano_obs.cli._args import add_receiver_arguments, parse_duration, plural, settings_from
 from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
 from plano_obs.files import write_atomic
@@ -21,6 +21,7 @@ from plano_obs.model import WINDOWS
 from plano_obs.shutdown import stop_on_signals
 
 __all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]
+
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``plano obs export`` (receiver and pricing flags included)."""
@@ -36,9 +37,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     stop = parser.add_argument_group("when listening")
     stop.add_argument("--duration", metavar="TIME",
                       help="stop after this long (e.g. 30s, 5m); default: until Ctrl-C/SIGTERM")
-    stop.add_argument("--count", type=int, metavar="N", help="stop after N calls")
+    stop.add_argument("--count", type=int, metavar="N",
+                      help="stop once at least N calls arrived (one request may carry several)")
     stop.add_argument("--every", metavar="TIME",
-                      help="also rewrite the document this often (with stdout: one JSON per line)")
+                      help="also write the document this often: -o rewrites the file; stdout "
+                           "gets one compact JSON document per line (NDJSON), the last included")
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", metavar="FILE",
                      help="write here (atomically: temp file, then rename); default: stdout")
@@ -47,7 +50,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                      help="exit 3 when the expression holds, e.g. 'p95_latency_ms>2000', "
                           "'error_rate>0.05', 'cost_usd>1.5'; repeatable; unknown values fail")
-    out.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    out.add_argument("--quiet", action="store_true",
+                     help="nothing on stderr but errors and broken gates")
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -76,23 +80,36 @@ def run_export(args: argparse.Namespace) -> int:
         return report(e, "plano obs export")
 
 
-def _emit(doc: ExportDocument, output: str | None, *, one_line: bool = False) -> None:
+def _emit(doc: ExportDocument, output: str | None, *, ndjson: bool) -> None:
+    """Write ``doc`` to ``output`` (atomically) or stdout: indented, or one line for NDJSON."""
     if output:
         try:
             write_atomic(output, doc.model_dump_json(indent=2) + "\n")
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
     else:
-        text = doc.model_dump_json() if one_line else doc.model_dump_json(indent=2)
+        text = doc.model_dump_json() if ndjson else doc.model_dump_json(indent=2)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
 
-def _finish(doc: ExportDocument, output: str | None, gates: list[Gate]) -> int:
-    _emit(doc, output)
+def _finish(
+    doc: ExportDocument,
+    args: argparse.Namespace,
+    gates: list[Gate],
+    *,
+    received: str,
+    ndjson: bool = False,
+) -> int:
+    """Write the final document, report broken gates, then say what went where."""
+    _emit(doc, args.output, ndjson=ndjson)
     broken = [r for r in check_gates(doc, gates) if r.broken]
     for r in broken:
         print(f"plano obs export: gate failed: {r.message}", file=sys.stderr)
+    if not getattr(args, "quiet", False):
+        print(f"plano obs export: wrote {plural(doc.summary.requests, 'call')} "
+              f"(window {doc.window.name}) to {args.output or 'stdout'}; {received}",
+              file=sys.stderr, flush=True)
     return ExitCode.GATE if broken else ExitCode.OK
 
 
@@ -108,21 +125,31 @@ def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: li
     store = Store(capacity_calls=settings.capacity, trace_capacity=settings.trace_capacity,
                   kept_trace_capacity=settings.kept_trace_capacity, pricer=pricer,
                   analytics=analytics)
-    bad_lines, first_bad = read_otlp_json_files(files, store, decode_otlp_json)
+    good_lines, bad_lines, first_bad = read_otlp_json_files(files, store, decode_otlp_json)
+    if not good_lines:
+        where = ", ".join(files)
+        why = f"{plural(bad_lines, 'bad line')}, first: {first_bad}" if bad_lines else "empty"
+        raise UsageError(f"no OTLP/JSON line to read in {where} ({why})")
     if bad_lines:
-        print(f"plano obs export: skipped {bad_lines} bad line{'s' * (bad_lines != 1)} "
+        print(f"plano obs export: skipped {plural(bad_lines, 'bad line')} "
               f"(first: {first_bad})", file=sys.stderr)
     wall = time.time()
     # Recorded traffic: windows end at its last call, not at the time of the analysis.
     now = analytics.last_call_time() or wall
     doc = analytics.document(window, now=now, stats=store.stats(), pricing=pricer.info(),
                              source="files: " + ", ".join(files))
-    return _finish(doc, args.output, gates)
+    read = f"{plural(store.stats().calls, 'call')} read from {plural(good_lines, 'line')}"
+    return _finish(doc, args, gates, received=read)
 
 
-def read_otlp_json_files(files: list[str], store: Any, decode: Any) -> tuple[int, str | None]:
-    """Ingest every line of every file; returns (bad lines, where the first one was)."""
-    bad, first = 0, None
+def read_otlp_json_files(
+    files: list[str], store: Any, decode: Any
+) -> tuple[int, int, str | None]:
+    """Ingest every line of every file; returns (good lines, bad lines, where the first bad was).
+
+    A good line is an ``ExportTraceServiceRequest`` with at least one span in it.
+    """
+    good, bad, first = 0, 0, None
     for name in files:
         try:
             f: TextIO = open(name, encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -137,13 +164,16 @@ def read_otlp_json_files(files: list[str], store: Any, decode: Any) -> tuple[int
                     if not isinstance(obj, dict):
                         raise ValueError("not a JSON object")
                     result = decode(obj)
+                    if not (result.calls or result.spans or result.rejected):
+                        raise ValueError("no spans: not an OTLP/JSON ExportTraceServiceRequest")
                 except (ValueError, TypeError, KeyError, RecursionError) as e:
                     bad += 1
                     if first is None:
                         first = f"{name}:{lineno}: {str(e).splitlines()[0][:200] if str(e) else e}"
                     continue
+                good += 1
                 store.ingest(result)
-    return bad, first
+    return good, bad, first
 
 
 def _run_listen(
@@ -192,7 +222,7 @@ def _run_listen(
                 if duration is not None and elapsed >= duration:
                     break
                 if next_write is not None and time.monotonic() >= next_write:
-                    _emit(document(), args.output, one_line=True)
+                    _emit(document(), args.output, ndjson=True)
                     next_write += every  # type: ignore[operator]
                 if not quiet and (tty or elapsed - last_progress >= 10):
                     last_progress = elapsed
@@ -210,4 +240,5 @@ def _run_listen(
         runtime.stop()
         if not quiet and tty:
             print(file=sys.stderr)
-    return _finish(document(), args.output, gates)
+    received = plural(runtime.store.stats().calls, "call") + " received"
+    return _finish(document(), args, gates, received=received, ndjson=every is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections import Counter
 from typing import TextIO
@@ -12,6 +13,8 @@ from plano_obs.cli.diagnostics import ExitCode, report
 from plano_obs.pricing import PriceEntry, Pricer, Rates
 
 __all__ = ["add_pricing_arguments", "run_pricing"]
+
+log = logging.getLogger(__name__)
 
 
 def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +26,9 @@ def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the gateway provider of the calls (e.g. digitalocean)")
     parser.add_argument("--list", action="store_true", dest="list_catalog",
                         help="print the catalog summary: source, age, models per provider")
+    parser.add_argument("--all", action="store_true", dest="list_all",
+                        help="with --list: every provider, then every priced model and its "
+                             "rates, one a line (--provider keeps one provider's)")
     parser.add_argument("--refresh", action="store_true",
                         help="fetch the remote catalog now instead of using the cache")
     add_pricing_source_arguments(parser)
@@ -54,7 +60,8 @@ def _describe(entry: PriceEntry) -> list[str]:
     return lines
 
 
-def _print_list(pricer: Pricer, out: TextIO) -> None:
+def _print_list(pricer: Pricer, out: TextIO, *, every: bool = False,
+                provider: str | None = None) -> None:
     info = pricer.info()
     print(f"source:  {info.source}", file=out)
     when = info.fetched_at.isoformat(timespec="seconds") if info.fetched_at else "unknown"
@@ -65,10 +72,27 @@ def _print_list(pricer: Pricer, out: TextIO) -> None:
               file=out)
     per_provider = Counter(e.provider for e in pricer.entries())
     print(f"providers: {len(per_provider)}", file=out)
-    for provider, count in per_provider.most_common(15):
-        print(f"  {provider:<28} {count:>5}", file=out)
-    if len(per_provider) > 15:
-        print(f"  … and {len(per_provider) - 15} more", file=out)
+    shown = per_provider.most_common(None if every else 15)
+    for name, count in shown:
+        print(f"  {name:<28} {count:>5}", file=out)
+    if len(per_provider) > len(shown):
+        print(f"  … and {len(per_provider) - len(shown)} more (--all lists them)", file=out)
+    if every:
+        _print_models(pricer, out, provider)
+
+
+def _print_models(pricer: Pricer, out: TextIO, provider: str | None) -> None:
+    # The pricing file's entries come last and replace the catalog's of the same name.
+    effective = {e.key: e for e in pricer.entries()}
+    wanted = provider.lower() if provider else None
+    rows = sorted((e for e in effective.values() if wanted in (None, e.provider.lower())),
+                  key=lambda e: e.key)
+    print(f"priced models: {len(rows):,}" + (f" of provider {provider}" if provider else ""),
+          file=out)
+    for e in rows:
+        rates = "free (pricing file)" if e.free else _rates_text(e.rates)
+        tiers = f"; {len(e.tiers)} context tier{'s' * (len(e.tiers) != 1)}" if e.tiers else ""
+        print(f"  {e.key}  {rates}{tiers}", file=out)
 
 
 def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
@@ -84,12 +108,14 @@ def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
         return report(e, "plano obs pricing", err)
     # The disk cache serves while fresh (24 h); --refresh fetches anyway, --offline never does.
     pricer.refresh(force=bool(getattr(args, "refresh", False)))
+    # The pricer logs its warnings too; ``plano`` prints each distinct one once.
     for warning in pricer.warnings:
-        print(warning, file=err)
+        log.warning("%s", warning)
     models: list[str] = list(getattr(args, "models", None) or [])
-    if getattr(args, "list_catalog", False) or not models:
-        _print_list(pricer, out)
     provider = getattr(args, "provider", None)
+    every = bool(getattr(args, "list_all", False))
+    if getattr(args, "list_catalog", False) or every or not models:
+        _print_list(pricer, out, every=every, provider=provider)
     unpriced = 0
     for name in models:
         entry = pricer.resolve(name, provider)
