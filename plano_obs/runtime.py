@@ -25,10 +25,10 @@ GC_THRESHOLDS = (100_000, 50, 100)
 def tune_gc() -> None:
     """Make the cyclic garbage collector run less often in a process that ingests spans.
 
-    Ingest allocates hundreds of thousands of long-lived, acyclic objects a second (reference
-    counting frees them); with the default thresholds the collector's repeated passes over an
-    ever larger heap cost more than decoding (benchmarks/ingest.py: about 18k spans/s with the
-    defaults, 33k with these). What was loaded at start-up is frozen out of its passes entirely.
+    Ingest allocates many long-lived, acyclic objects (reference counting frees them); with the
+    default thresholds the collector's repeated passes over an ever larger heap cost more than
+    decoding (benchmarks/ingest.py shows the difference). What was loaded at start-up is frozen
+    out of its passes entirely.
     """
     gc.collect()
     gc.freeze()

@@ -1,10 +1,9 @@
 """gRPC unary calls over cleartext HTTP/2 (h2c), on asyncio: the receiver's transport.
 
-Why not ``grpc.aio``: on the 2-core machine the benchmarks run on, its server costs about 250 µs
-of CPU per request before any handler runs, which caps one-span-per-request traffic near 3,000
-requests/s. This transport serves exactly what an OTLP exporter needs (unary calls, identity, gzip
-or deflate messages, trailers) for about 70 µs per request, and writes each response from
-precomputed bytes.
+Why not ``grpc.aio``: its Python server layer spends more CPU per request, before any handler
+runs, than all of our handling of a one-span request, which is what caps one-span-per-request
+traffic. This transport serves exactly what an OTLP exporter needs (unary calls, identity, gzip
+or deflate messages, trailers) and writes each response from precomputed bytes.
 
 What it does of HTTP/2 (RFC 9113): the connection preface and SETTINGS exchange; HEADERS with
 CONTINUATION, padding and priority; DATA with padding; PING; WINDOW_UPDATE both ways (its own
