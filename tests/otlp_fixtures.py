@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import time
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 T0 = 1_790_000_000_000_000_000  # a fixed start time, ns
 _serial = itertools.count(1)
@@ -96,3 +104,24 @@ def llm_attrs(**overrides: Any) -> dict[str, Any]:
         else:
             attrs[key] = v
     return attrs
+
+
+def wait_listening(port: int, deadline_s: float = 10) -> None:
+    """Return once something accepts connections on 127.0.0.1:``port``."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def send(port: int, req: ExportTraceServiceRequest) -> None:
+    """One OTLP/gRPC export to 127.0.0.1:``port``, as an exporter sends it."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        export = ch.unary_unary(
+            OTLP_TRACE_EXPORT_METHOD,
+            request_serializer=ExportTraceServiceRequest.SerializeToString,
+            response_deserializer=ExportTraceServiceResponse.FromString)
+        export(req, timeout=5)

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 
 from plano_obs.cli import main
 from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
-from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
-from otlp_fixtures import llm_attrs, request, span
+from otlp_fixtures import llm_attrs, request, send, span, wait_listening
 
 #: What argparse and pydantic say in their own words; none of it may reach the user.
 LIBRARY_PHRASES = re.compile(
@@ -77,23 +73,9 @@ def test_python_m_reports_a_bad_window_the_same_way() -> None:
     assert done.stderr.count("\n") == 1
 
 
-def _send(port: int, req: ExportTraceServiceRequest) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        export = ch.unary_unary(
-            OTLP_TRACE_EXPORT_METHOD,
-            request_serializer=ExportTraceServiceRequest.SerializeToString,
-            response_deserializer=ExportTraceServiceResponse.FromString)
-        export(req, timeout=5)
-
-
 def _send_when_listening(port: int, req: ExportTraceServiceRequest) -> None:
-    end = time.monotonic() + 15
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                _send(port, req)
-                return
-        time.sleep(0.05)
+    wait_listening(port, deadline_s=15)
+    send(port, req)
 
 
 def test_every_to_stdout_writes_one_compact_document_per_line(

@@ -8,22 +8,18 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 
 from plano_obs.cli.export import add_export_arguments, run_export
-from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
-from otlp_fixtures import llm_attrs, request, span
+from otlp_fixtures import llm_attrs, request, send, span, wait_listening
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -122,25 +118,6 @@ def test_export_never_imports_textual() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _send(port: int, req: ExportTraceServiceRequest) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        export = ch.unary_unary(
-            OTLP_TRACE_EXPORT_METHOD,
-            request_serializer=ExportTraceServiceRequest.SerializeToString,
-            response_deserializer=ExportTraceServiceResponse.FromString)
-        export(req, timeout=5)
-
-
-def _wait_listening(port: int, deadline_s: float = 10) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("receiver did not start")
-
-
 def test_listen_collects_until_count_then_writes(
     free_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,9 +127,9 @@ def test_listen_collects_until_count_then_writes(
     result: list[int] = []
     t = threading.Thread(target=lambda: result.append(run_export(args)))
     t.start()
-    _wait_listening(free_port)
+    wait_listening(free_port)
     for req in traffic():
-        _send(free_port, req)
+        send(free_port, req)
     t.join(timeout=20)
     assert result == [0]
     doc = json.loads(out_file.read_text())
