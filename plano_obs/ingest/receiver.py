@@ -1,11 +1,9 @@
-"""The OTLP/gRPC trace receiver: a thin shell around ``decode_request`` and the store.
+"""The OTLP/gRPC trace receiver: a ``grpc.aio`` server, a thin shell around decoding and the store.
 
-Serves ``TraceService/Export`` with the HTTP/2 transport of ``plano_obs.ingest.h2`` on its own
-thread and event loop. Requests are decoded on that loop; large ones on one worker thread. Every
-request's size is known from its gRPC prefix before its body is held: one above the message limit,
-or one that would take the bytes held for requests above the pending bound, is answered
-RESOURCE_EXHAUSTED (retryable for OTLP exporters, with a RetryInfo trailer when overloaded) and
-counted, instead of letting memory grow.
+gRPC itself (grpcio's C core) speaks HTTP/2, decompresses, and enforces the transport limits in
+``TransportLimits``; this module refuses what it will not take, counts every refusal, decodes what
+it takes and answers with the spans it rejected. The server runs on its own thread and event loop;
+requests are decoded on that loop, large ones on one worker thread so small ones keep flowing.
 """
 
 from __future__ import annotations
@@ -13,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import grpc
 from google.protobuf.duration_pb2 import Duration
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -23,11 +25,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from plano_obs.ingest.decode import RequestDecodeError, decode_request
-from plano_obs.ingest.h2 import CallError, Status, UnaryCall, UnaryServer
 from plano_obs.ingest.store import Store
 from plano_obs.model import OTLP_TRACE_EXPORT_METHOD, DecodeResult
 
-__all__ = ["PortInUseError", "Receiver", "ReceiverError"]
+__all__ = [
+    "PortInUseError",
+    "Receiver",
+    "ReceiverError",
+    "TransportLimits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,65 @@ def _retry_info(seconds: int) -> bytes:
     """A serialized ``google.rpc.RetryInfo`` (field 1: its retry_delay Duration)."""
     delay = Duration(seconds=seconds).SerializeToString()
     return b"\x0a" + bytes([len(delay)]) + delay
+
+
+_RETRY_TRAILER = (("google.rpc.retryinfo-bin", _retry_info(RETRY_AFTER_S)),)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """What gRPC's core enforces on every connection before a request reaches Python."""
+
+    #: Streams (calls) one connection may have open at once; HTTP/2 recommends at least 100.
+    max_streams_per_connection: int = 100
+    #: Connections held at once; later ones are closed at accept, so file descriptors last.
+    max_connections: int = 2048
+    #: A connection with no call open for this long is closed (clients reconnect on demand).
+    max_connection_idle_s: float = 120.0
+    #: Every connection is asked to go away after this long, so none holds streams forever ...
+    max_connection_age_s: float = 600.0
+    #: ... and calls still open on it get this long to finish.
+    max_connection_age_grace_s: float = 30.0
+    #: A connection must send the HTTP/2 preface and SETTINGS within this time.
+    handshake_timeout_s: float = 10.0
+    #: The server pings a connection quiet for this long, and drops it if no answer comes
+    #: within ``keepalive_timeout_s``: dead peers do not hold resources.
+    keepalive_time_s: float = 60.0
+    keepalive_timeout_s: float = 20.0
+    #: Clients may ping at most this often while no data flows; more is a strike ...
+    min_client_ping_interval_s: float = 10.0
+    #: ... and this many strikes close the connection (GOAWAY ENHANCE_YOUR_CALM).
+    max_ping_strikes: int = 2
+    #: Request headers (all of a call's metadata) above this size are refused.
+    max_header_bytes: int = 8 * 1024
+
+    def channel_options(self, max_receive_bytes: int) -> list[tuple[str, int]]:
+        """The grpcio server options that enforce these limits."""
+        ms = 1000
+        return [
+            ("grpc.max_receive_message_length", max_receive_bytes),
+            ("grpc.max_concurrent_streams", self.max_streams_per_connection),
+            # Reset streams keep counting against the stream limit until gRPC has freed them,
+            # so open-and-reset floods cannot queue unbounded work (the HTTP/2 rapid reset).
+            ("grpc.http.overload_protection", 1),
+            ("grpc.max_allowed_incoming_connections", self.max_connections),
+            ("grpc.max_connection_idle_ms", int(self.max_connection_idle_s * ms)),
+            ("grpc.max_connection_age_ms", int(self.max_connection_age_s * ms)),
+            ("grpc.max_connection_age_grace_ms", int(self.max_connection_age_grace_s * ms)),
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * ms)),
+            ("grpc.keepalive_time_ms", int(self.keepalive_time_s * ms)),
+            ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout_s * ms)),
+            # Pings from a client with no call open are strikes: an idle connection may not
+            # keep itself alive (it closes after max_connection_idle_s and reconnects later).
+            ("grpc.keepalive_permit_without_calls", 0),
+            ("grpc.http2.min_ping_interval_without_data_ms",
+             int(self.min_client_ping_interval_s * ms)),
+            ("grpc.http2.max_ping_strikes", self.max_ping_strikes),
+            ("grpc.max_metadata_size", self.max_header_bytes),
+            ("grpc.absolute_max_metadata_size", self.max_header_bytes),
+            # A second plano obs on the same port must fail to bind, not share it.
+            ("grpc.so_reuseport", 0),
+        ]
 
 
 class ReceiverError(RuntimeError):
@@ -71,6 +136,28 @@ def _response(result: DecodeResult) -> bytes:
     ).SerializeToString()
 
 
+class _Handlers(grpc.GenericRpcHandler):
+    """Routes ``TraceService/Export``; any other method is answered UNIMPLEMENTED and counted."""
+
+    def __init__(self, export: grpc.RpcMethodHandler, refuse: Callable[[str], None]) -> None:
+        self._export = export
+        self._refuse = refuse
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method  # type: ignore[attr-defined]
+        if method == OTLP_TRACE_EXPORT_METHOD:
+            return self._export
+        reason = (f"{method[:120] or 'a call without a method'} is not served here "
+                  f"(this port receives OTLP traces: {OTLP_TRACE_EXPORT_METHOD})")
+        self._refuse(reason)
+
+        async def unimplemented(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
+            raise AssertionError("unreachable: abort raises")
+
+        return grpc.unary_unary_rpc_method_handler(unimplemented)
+
+
 class Receiver:
     """Accepts OTLP/gRPC ``TraceService/Export`` and feeds the store."""
 
@@ -82,16 +169,17 @@ class Receiver:
         *,
         max_message_bytes: int = 16 * 1024 * 1024,
         max_pending_bytes: int = 64 * 1024 * 1024,
-        max_concurrent_rpcs: int = 1024,
+        limits: TransportLimits | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
         self.max_pending_bytes = max_pending_bytes
-        self.max_concurrent_rpcs = max_concurrent_rpcs
+        self.limits = limits or TransportLimits()
+        #: Bytes of requests taken in and waiting for (or in) the decode thread.
+        self.pending_bytes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: UnaryServer | None = None
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plano-obs-decode")
         self._started = threading.Event()
@@ -108,6 +196,7 @@ class Receiver:
 
     def start(self) -> None:
         """Bind and serve in a background thread; raises PortInUseError when the port is taken."""
+        self._check_port_free()
         self._thread = threading.Thread(target=self._run, name="plano-obs-receiver", daemon=True)
         self._thread.start()
         self._started.wait(timeout=10)
@@ -115,6 +204,24 @@ class Receiver:
             raise self._start_error
         if not self._started.is_set():
             raise ReceiverError(f"the receiver did not start on {self.address} within 10 s")
+
+    def _check_port_free(self) -> None:
+        """Fail with one clear line before gRPC tries (and logs its own error) on a busy port."""
+        if self.port == 0:
+            return
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            # As gRPC does: a port whose old connections linger in TIME_WAIT is free to use.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((self.host, self.port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise PortInUseError(
+                        f"port {self.port} on {self.host} is already in use; "
+                        f"choose another with --port (or PLANO_OBS_PORT)"
+                    ) from None
+                raise ReceiverError(f"cannot listen on {self.address}: {e.strerror}") from None
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -129,20 +236,23 @@ class Receiver:
             loop.close()
 
     async def _serve(self) -> None:
-        server = UnaryServer(self._handle, self._admit, max_streams=self.max_concurrent_rpcs,
-                             on_refused=self._refused)
+        # gRPC refuses, before reading them, requests far above our limit (declared size, or
+        # inflated size when compressed); up to this ceiling we refuse them ourselves, counted.
+        ceiling = max(self.max_message_bytes * 2, self.max_message_bytes + (1 << 20))
+        server = grpc.aio.server(options=self.limits.channel_options(ceiling))
+        export = grpc.unary_unary_rpc_method_handler(self._export)
+        server.add_generic_rpc_handlers((_Handlers(export, self._refused),))
         try:
-            # SO_REUSEADDR, as gRPC: a port whose old connections linger in TIME_WAIT is free.
-            self.port = await server.start(self.host, self.port)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                raise PortInUseError(
-                    f"port {self.port} on {self.host} is already in use; "
-                    f"choose another with --port (or PLANO_OBS_PORT)"
-                ) from None
-            raise ReceiverError(f"cannot listen on {self.address}: {e.strerror or e}") from None
+            bound = server.add_insecure_port(self.address)
+        except RuntimeError as e:
+            raise PortInUseError(f"cannot listen on {self.address} ({e}); "
+                                 f"choose another port with --port") from None
+        if bound == 0:
+            raise PortInUseError(f"port {self.port} on {self.host} is already in use; "
+                                 f"choose another with --port (or PLANO_OBS_PORT)")
+        self.port = bound
         self._stopping = asyncio.Event()
-        self._server = server
+        await server.start()
         self._started.set()
         await self._stopping.wait()
         await server.stop(self._grace)
@@ -162,57 +272,45 @@ class Receiver:
 
     # -- the RPC ----------------------------------------------------------------------------
 
-    def _admit(self, call: UnaryCall) -> CallError | None:
-        """Refuse, before its body is held, a call we will not take."""
-        if call.path != OTLP_TRACE_EXPORT_METHOD:
-            reason = (f"{call.path[:120] or 'a call without a method'} is not served here "
-                      f"(this port receives OTLP traces: {OTLP_TRACE_EXPORT_METHOD})")
-            self.store.count_refused(reason)
-            return CallError(Status.UNIMPLEMENTED, reason)
-        size = call.size
+    async def _export(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        size = len(request)  # decompressed already
         if size > self.max_message_bytes:
-            reason = (
+            return await self._refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, (
                 f"request of {size / 1048576:.1f} MiB exceeds the "
-                f"{self.max_message_bytes / 1048576:.0f} MiB limit (--max-message-mb)"
-            )
-            self.store.count_refused(reason)
-            return CallError(Status.RESOURCE_EXHAUSTED, reason)
-        server = self._server
-        if server is not None and server.buffered + size + 5 > self.max_pending_bytes:
-            reason = "receiver overloaded: too much data waiting to be decoded; retry later"
-            self.store.count_refused(reason)
-            return CallError(Status.RESOURCE_EXHAUSTED, reason,
-                             (("google.rpc.retryinfo-bin", _retry_info(RETRY_AFTER_S)),))
-        return None
-
-    def _handle(self, call: UnaryCall) -> None:
-        if call.size < _OFFLOAD_BYTES:
-            self._answer(call, self._work, call)
-            return
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._work, call)
-        future.add_done_callback(lambda f: self._answer(call, f.result))
-
-    def _answer(self, call: UnaryCall, work, *args) -> None:  # type: ignore[no-untyped-def]
+                f"{self.max_message_bytes / 1048576:.0f} MiB limit (--max-message-mb)"))
+        offload = size >= _OFFLOAD_BYTES
+        if offload and self.pending_bytes + size > self.max_pending_bytes:
+            return await self._refuse(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "receiver overloaded: too much data waiting to be decoded; retry later",
+                _RETRY_TRAILER)
         try:
-            call.reply(work(*args))
+            if not offload:
+                return self._ingest(request)
+            self.pending_bytes += size
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool, self._ingest, request)
+            finally:
+                self.pending_bytes -= size
         except RequestDecodeError as e:
-            self.store.count_refused(str(e))
-            call.fail(CallError(Status.INVALID_ARGUMENT, str(e)))
-        except CallError as e:
-            self.store.count_refused(e.message)
-            call.fail(e)
-        except asyncio.CancelledError:
-            call.fail(CallError(Status.UNAVAILABLE, "the receiver is stopping; retry later"))
+            code, reason = grpc.StatusCode.INVALID_ARGUMENT, str(e)
         except Exception as e:  # noqa: BLE001 - one request's bug must not stop the receiver
             log.exception("unexpected error ingesting a request")
-            self.store.count_refused(f"internal error: {e!r}"[:200])
-            call.fail(CallError(Status.INTERNAL, f"internal error: {e!r}"[:200]))
+            code, reason = grpc.StatusCode.INTERNAL, f"internal error: {e!r}"[:200]
+        return await self._refuse(context, code, reason)
 
-    def _refused(self, peer: str, message: str) -> None:
-        self.store.count_refused(f"{message} (from {peer})")
+    async def _refuse(self, context: grpc.aio.ServicerContext, code: grpc.StatusCode,
+                      reason: str, trailers: tuple[tuple[str, bytes], ...] = ()) -> bytes:
+        """Count the refusal and answer ``code`` (``abort`` raises, ending the call)."""
+        self.store.count_refused(reason)
+        await context.abort(code, reason, trailing_metadata=trailers)
+        raise AssertionError("unreachable: abort raises")
 
-    def _work(self, call: UnaryCall) -> bytes:
-        result = decode_request(call.message(self.max_message_bytes))
+    def _refused(self, reason: str) -> None:
+        self.store.count_refused(reason)
+
+    def _ingest(self, request: bytes) -> bytes:
+        result = decode_request(request)
         self.store.ingest(result)
         return _response(result)
