@@ -31,7 +31,7 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for all)")
     port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free one)")
     max_message_mb: float = Field(16.0, gt=0, le=1024, description="largest accepted request")
-    max_pending_mb: float = Field(64.0, gt=0, le=8192, description="decode backlog before RESOURCE_EXHAUSTED")
+    max_pending_mb: float = Field(64.0, gt=0, le=8192, description="decode backlog before refusals")
     capacity: int = Field(50_000, ge=100, description="LLM calls held for lists and drilldown")
     trace_capacity: int = Field(5_000, ge=10, description="recent traces held with all spans")
     kept_trace_capacity: int = Field(2_000, ge=10, description="flagged/failed traces held")

@@ -115,7 +115,7 @@ def _finish(
 
 def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate]) -> int:
     from plano_obs.analytics import Analytics
-    from plano_obs.ingest.decode import decode_otlp_json
+    from plano_obs.ingest.otlp_json import decode_otlp_json
     from plano_obs.ingest.store import Store
     from plano_obs.pricing import Pricer
 

@@ -18,6 +18,8 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from plano_obs.ingest.attributes import MODEL_KEYS
+
 __all__ = ["ExportView", "SpanHead", "LLM_KEY_HINT", "LLM_KEY_MARKERS", "key_value"]
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -190,9 +192,7 @@ def _key_marker(key: str) -> bytes:
 
 #: A span whose bytes hold none of these cannot carry an LLM model attribute. A span that holds
 #: one by accident (inside some string value) is parsed in full and checked properly.
-LLM_KEY_MARKERS: tuple[bytes, ...] = tuple(
-    _key_marker(k) for k in ("llm.model", "gen_ai.request.model", "gen_ai.response.model")
-)
+LLM_KEY_MARKERS: tuple[bytes, ...] = tuple(_key_marker(k) for k in MODEL_KEYS)
 #: In every marker: one search for it rules most context spans out at a third of the cost.
 LLM_KEY_HINT = b".model"
 assert all(LLM_KEY_HINT in m for m in LLM_KEY_MARKERS)
