@@ -26,8 +26,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/ingest.py
-	$(BIN)/python benchmarks/decode.py
+	-$(BIN)/python benchmarks/ingest.py
+	-$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/refresh.py
 	$(BIN)/python benchmarks/pricing.py
 	$(BIN)/python benchmarks/memory.py
