@@ -117,6 +117,10 @@ class CallCost:
     pricing_source: str | None = None  # e.g. "embedded snapshot", "models.dev"
     #: The rates that priced the call (anything with ``lines(call)``); None when unpriced.
     rates: Any = field(default=None, repr=False, compare=False)
+    #: The catalog lists the name, but not for this call's provider or the model's owner, or at
+    #: several prices: no catalog price rather than a guess (``plano obs pricing NAME --explain``).
+    ambiguous: bool = False
+    catalog_output_cost_usd: float | None = None  # the output (and reasoning) part of catalog_cost
 
     def lines(self, call: LLMCall) -> list[CostLine]:
         """The breakdown of ``call``'s cost, line by line (computed on demand)."""

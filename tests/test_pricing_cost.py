@@ -88,8 +88,8 @@ def test_unknown_path_with_anthropic_provider_is_exclusive(pricer: Pricer) -> No
 def test_cache_reads_bill_at_input_rate_when_catalog_has_no_cache_rate() -> None:
     entry = PriceEntry("acme", "acme-1", Rates(2.0, 4.0))
     pricer = Pricer(Catalog((entry,), "test"))
-    cost = pricer.price(make_call("acme-1", path="/v1/chat/completions", prompt=1_000,
-                                  cached=600, completion=0))
+    cost = pricer.price(make_call("acme-1", path="/v1/chat/completions", provider="acme",
+                                  prompt=1_000, cached=600, completion=0))
     assert cost.cost_usd == pytest.approx(1_000 * 2.0 / 1e6)
 
 
@@ -102,7 +102,7 @@ def test_reasoning_tokens_are_never_added_on_top_of_completion(pricer: Pricer) -
 def test_reasoning_has_its_own_rate_when_the_catalog_gives_one() -> None:
     entry = PriceEntry("acme", "thinker", Rates(1.0, 2.0, reasoning=10.0))
     cost = Pricer(Catalog((entry,), "test")).price(
-        make_call("thinker", prompt=0, completion=1_000, reasoning=400))
+        make_call("thinker", provider="acme", prompt=0, completion=1_000, reasoning=400))
     assert cost.cost_usd == pytest.approx((600 * 2.0 + 400 * 10.0) / 1e6)
 
 

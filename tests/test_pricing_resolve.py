@@ -27,7 +27,7 @@ def pricer() -> Pricer:
     ("gpt-4o-2024-08-06", None, "openai/gpt-4o-2024-08-06"),
     ("us.anthropic.claude-sonnet-4-20250514-v1:0", None, "anthropic/claude-sonnet-4-20250514"),
     ("do/openai-gpt-4o", None, "digitalocean/openai-gpt-4o"),
-    ("anthropic-claude-haiku-4.5", None, "digitalocean/anthropic-claude-haiku-4.5"),
+    ("anthropic-claude-haiku-4.5", "digitalocean", "digitalocean/anthropic-claude-haiku-4.5"),
     ("gpt-4-1", None, "openai/gpt-4.1"),
 ])
 def test_gateway_spellings_resolve(pricer: Pricer, name: str, provider: str | None,
@@ -44,19 +44,23 @@ def test_dated_name_is_tried_before_the_undated_alias() -> None:
     assert pricer.resolve("gpt-x-2025-01-01").rates.input == 1.0  # unknown date: the alias
 
 
-def test_first_party_owner_wins_a_bare_name_collision() -> None:
+def test_gateway_provider_beats_the_owner_and_owner_beats_resellers() -> None:
     catalog = Catalog((PriceEntry("aaa-reseller", "claude-foo-1", Rates(9.0, 9.0)),
                        PriceEntry("anthropic", "claude-foo-1", Rates(1.0, 2.0)),
                        PriceEntry("groq", "claude-foo-1", Rates(7.0, 7.0))), "test")
     pricer = Pricer(catalog)
     assert pricer.resolve("claude-foo-1").provider == "anthropic"
-    assert pricer.resolve("claude-foo-1", "groq").provider == "anthropic"
+    assert pricer.resolve("claude-foo-1", "groq").provider == "groq"
+    assert pricer.resolve("claude-foo-1", "azure").provider == "anthropic"
 
 
 def test_gateway_provider_wins_when_no_first_party_entry() -> None:
     catalog = Catalog((PriceEntry("aaa-reseller", "llama-9", Rates(9.0, 9.0)),
                        PriceEntry("groq", "llama-9", Rates(1.0, 1.0))), "test")
-    assert Pricer(catalog).resolve("llama-9", "groq").provider == "groq"
+    pricer = Pricer(catalog)
+    assert pricer.resolve("llama-9", "groq").provider == "groq"
+    assert pricer.resolution("llama-9").status == "ambiguous"
+    assert pricer.resolution("llama-9", "cerebras").status == "ambiguous"
 
 
 def test_digitalocean_prices_win_for_digitalocean_calls(pricer: Pricer) -> None:

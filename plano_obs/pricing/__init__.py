@@ -7,12 +7,26 @@ arguments uses the snapshot shipped with the package and never touches the netwo
 from plano_obs.pricing._catalog import Catalog, CatalogError, PriceEntry, Rates
 from plano_obs.pricing._cost import DRIFT_THRESHOLD, prompt_is_exclusive
 from plano_obs.pricing._fetch import default_cache_dir
+from plano_obs.pricing._names import canonical
 from plano_obs.pricing._pricer import Pricer, PricingInfo
-from plano_obs.pricing._resolve import canonical
+from plano_obs.pricing._resolve import (
+    AMBIGUOUS,
+    PRICED,
+    UNPRICED,
+    Candidate,
+    Explanation,
+    Resolution,
+)
 from plano_obs.pricing._sources import CostSource, PricingConfigError
 
 __all__ = [
+    "AMBIGUOUS",
     "DRIFT_THRESHOLD",
+    "PRICED",
+    "UNPRICED",
+    "Candidate",
+    "Explanation",
+    "Resolution",
     "Catalog",
     "CatalogError",
     "CostSource",

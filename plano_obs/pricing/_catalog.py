@@ -55,6 +55,8 @@ class PriceEntry:
     tiers: tuple[tuple[int, Rates], ...] = ()
     free: bool = False
     source: str = "embedded snapshot"
+    #: Entries (provider/model) a context tier was taken from, when this entry lacked it.
+    tiers_from: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

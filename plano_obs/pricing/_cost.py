@@ -9,7 +9,15 @@ from __future__ import annotations
 from plano_obs.model import CallCost, CostLine, LLMCall
 from plano_obs.pricing._catalog import PriceEntry, Rates
 
-__all__ = ["DRIFT_THRESHOLD", "CompiledPrice", "combine", "prompt_is_exclusive"]
+__all__ = [
+    "AMBIGUOUS_PRICE",
+    "DRIFT_THRESHOLD",
+    "Ambiguous",
+    "CompiledPrice",
+    "combine",
+    "gateway_total_cost",
+    "prompt_is_exclusive",
+]
 
 #: Gateway and catalog costs further apart than this fraction are flagged as drift.
 DRIFT_THRESHOLD = 0.05
@@ -62,12 +70,18 @@ class CompiledPrice:
 
     def cost(self, call: LLMCall, *, breakdown: bool = True) -> tuple[float | None, list[CostLine]]:
         """The call's cost at these rates and (with ``breakdown``) its lines; None: no usage."""
+        total, _output, lines = self.split_cost(call, breakdown=breakdown)
+        return total, lines
+
+    def split_cost(self, call: LLMCall, *, breakdown: bool = True
+                   ) -> tuple[float | None, float | None, list[CostLine]]:
+        """(total cost, its output and reasoning part, lines); Nones when there is no usage."""
         prompt = call.prompt_tokens
         completion = call.completion_tokens
         cache_read = call.cached_input_tokens
         cache_write = call.cache_creation_tokens
         if prompt is None and completion is None and cache_read is None and cache_write is None:
-            return None, []
+            return None, None, []
         # Buggy clients send negative counts; they cannot be billed.
         prompt = prompt if prompt is not None and prompt > 0 else 0
         completion = completion if completion is not None and completion > 0 else 0
@@ -104,39 +118,62 @@ class CompiledPrice:
             if breakdown:
                 lines.append(CostLine("cache_write", cache_write, write_rate, part / 1e6))
         # Reasoning tokens are inside the completion count: billed once, at their own rate if any.
+        output = 0.0
         if reasoning_rate is not None and call.reasoning_tokens:
             reasoning = min(max(call.reasoning_tokens, 0), completion)
             if reasoning:
-                part = reasoning * reasoning_rate
-                total += part
+                output = reasoning * reasoning_rate
                 if breakdown:
-                    lines.append(CostLine("reasoning", reasoning, reasoning_rate, part / 1e6))
+                    lines.append(CostLine("reasoning", reasoning, reasoning_rate, output / 1e6))
                 completion -= reasoning
         part = completion * output_rate
-        total += part
+        output += part
+        total += output
         if breakdown:
             lines.append(CostLine("output", completion, output_rate, part / 1e6))
-        return total / 1e6, lines
+        return total / 1e6, output / 1e6, lines
 
     def lines(self, call: LLMCall) -> list[CostLine]:
         """The breakdown of ``call``'s cost: each token kind times its rate."""
         return self.cost(call)[1]
 
 
-def combine(price: CompiledPrice | None, call: LLMCall) -> CallCost:
-    """The CallCost of a call: the gateway's figure when it sent one, the catalog's otherwise."""
+class Ambiguous:
+    """What a name resolves to when the catalog lists it but cannot say which entry applies."""
+
+    __slots__ = ()
+
+
+#: The one ``Ambiguous`` value.
+AMBIGUOUS_PRICE = Ambiguous()
+
+
+def gateway_total_cost(call: LLMCall) -> float | None:
+    """The gateway's own total cost of ``call``, or None when it sent none (or an absurd one)."""
     gateway = call.gateway_total_cost_usd
+    if gateway is None and call.gateway_input_cost_usd is not None and (
+            call.gateway_output_cost_usd is not None):
+        gateway = call.gateway_input_cost_usd + call.gateway_output_cost_usd
     if gateway is not None and not gateway >= 0:  # negative or NaN: not a cost
-        gateway = None
-    if price is None:
+        return None
+    return gateway
+
+
+def combine(price: CompiledPrice | Ambiguous | None, call: LLMCall) -> CallCost:
+    """The CallCost of a call: the gateway's figure when it sent one, the catalog's otherwise."""
+    gateway = gateway_total_cost(call)
+    if not isinstance(price, CompiledPrice):
+        ambiguous = price is AMBIGUOUS_PRICE
         if gateway is None:
-            return CallCost(None, None)
-        return CallCost(gateway, "gateway", None, gateway)
+            return CallCost(None, None, None, None, False, None, None, None, ambiguous)
+        return CallCost(gateway, "gateway", None, gateway, False, None, None, None, ambiguous)
     # The line-by-line breakdown is only shown in the drilldown: computed there, on demand.
-    computed, _ = price.cost(call, breakdown=False)
+    computed, output, _ = price.split_cost(call, breakdown=False)
     if gateway is None:
         source = None if computed is None else "catalog"
-        return CallCost(computed, source, computed, None, False, price.key, price.source, price)
+        return CallCost(computed, source, computed, None, False, price.key, price.source, price,
+                        False, output)
     drift = computed is not None and abs(gateway - computed) > DRIFT_THRESHOLD * max(
         computed, 1e-12)
-    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, price)
+    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, price,
+                    False, output)

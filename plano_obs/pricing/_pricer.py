@@ -14,9 +14,9 @@ import httpx
 
 from plano_obs.model import CallCost, LLMCall
 from plano_obs.pricing._catalog import Catalog, PriceEntry
-from plano_obs.pricing._cost import CompiledPrice, combine
+from plano_obs.pricing._cost import AMBIGUOUS_PRICE, Ambiguous, CompiledPrice, combine
 from plano_obs.pricing._fetch import Fetcher, FetchResult
-from plano_obs.pricing._resolve import Resolver
+from plano_obs.pricing._resolve import AMBIGUOUS, PRICED, Explanation, Resolution, Resolver
 from plano_obs.pricing._snapshot import load_snapshot
 from plano_obs.pricing._sources import (
     CostSource,
@@ -79,8 +79,21 @@ class _State:
 
     catalog: Catalog
     resolver: Resolver
-    memo: dict[tuple[str | None, str | None, str | None], CompiledPrice | None]
+    memo: dict[tuple[str | None, str | None, str | None], CompiledPrice | Ambiguous | None]
     compiled: dict[int, CompiledPrice]
+
+
+def _call_resolution(resolver: Resolver, call: LLMCall) -> Resolution:
+    found = resolver.resolution(call.model, call.provider)
+    requested = call.model_requested
+    if found.status == PRICED or not requested or requested.startswith("router:") or (
+            requested == call.model):
+        return found
+    # The model that ran has no price of its own: what the client asked for (an alias) may.
+    asked = resolver.resolution(requested, call.provider)
+    if asked.status == PRICED or (asked.status == AMBIGUOUS and found.status != AMBIGUOUS):
+        return asked
+    return found
 
 
 class Pricer:
@@ -139,14 +152,23 @@ class Pricer:
         """The entry that prices ``model`` sent through ``provider``, or None."""
         return self._state.resolver.resolve(model, provider)
 
-    def _lookup(self, state: _State, call: LLMCall) -> CompiledPrice | None:
-        resolver = state.resolver
-        entry = resolver.resolve(call.model, call.provider)
-        if entry is None and call.model_requested and not call.model_requested.startswith(
-                "router:"):
-            entry = resolver.resolve(call.model_requested, call.provider)
+    def resolution(self, model: str, provider: str | None = None) -> Resolution:
+        """How ``model`` sent through ``provider`` is priced: its entry, ambiguous or unpriced."""
+        return self._state.resolver.resolution(model, provider)
+
+    def explain(self, model: str, provider: str | None = None) -> Explanation:
+        """Every catalog entry that matches ``model`` and why one won or none did."""
+        return self._state.resolver.explain(model, provider)
+
+    def call_resolution(self, call: LLMCall) -> Resolution:
+        """How ``call`` is priced: its model, else what the client requested (not a router)."""
+        return _call_resolution(self._state.resolver, call)
+
+    def _lookup(self, state: _State, call: LLMCall) -> CompiledPrice | Ambiguous | None:
+        found = _call_resolution(state.resolver, call)
+        entry = found.entry
         if entry is None:
-            return None
+            return AMBIGUOUS_PRICE if found.status == AMBIGUOUS else None
         compiled = state.compiled.get(id(entry))
         if compiled is None:
             compiled = state.compiled[id(entry)] = CompiledPrice(entry)
