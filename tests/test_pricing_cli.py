@@ -42,6 +42,46 @@ def test_unknown_model_says_so_and_exits_1(monkeypatch, tmp_path) -> None:
     assert "acme-llm-9: no price (cost unknown)" in out
 
 
+def test_prints_why_the_entry_won_and_where_a_borrowed_tier_comes_from(monkeypatch,
+                                                                      tmp_path) -> None:
+    code, out, _ = run(["claude-sonnet-4-20250514"], monkeypatch, tmp_path)
+    assert code == 0
+    assert "why: anthropic is the model's owner" in out
+    assert "above 200,000 tokens of context: input $6, output $22.5" in out
+    assert "openrouter/anthropic/claude-sonnet-4" in out  # where the tier came from
+
+
+def test_ambiguous_name_says_so_and_exits_1(monkeypatch, tmp_path) -> None:
+    code, out, _ = run(["gpt-oss-120b"], monkeypatch, tmp_path)
+    assert code == 1
+    assert out.startswith("gpt-oss-120b: ambiguous, no price (cost unknown): not listed by openai")
+    code, out, _ = run(["gpt-oss-120b", "--provider", "groq"], monkeypatch, tmp_path)
+    assert code == 0 and "gpt-oss-120b -> groq/openai/gpt-oss-120b" in out
+
+
+def test_explain_lists_every_candidate_and_why_one_won(monkeypatch, tmp_path) -> None:
+    code, out, _ = run(["qwen/qwen3-32b", "--provider", "groq", "--explain"], monkeypatch,
+                       tmp_path)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "qwen/qwen3-32b sent through groq"
+    assert "namespace qwen (a model family, not a provider)" in lines[1]
+    assert "1. groq (the gateway's provider), 2. alibaba (the model's owner)" in out
+    used = [line for line in lines if line.startswith("    * ")]
+    assert len(used) == 1 and "groq/qwen/qwen3-32b" in used[0]
+    assert re.search(r"alibaba/qwen3-32b .*not used: groq comes first", out)
+    assert re.search(r"openrouter/qwen/qwen3-32b .*not used: the call did not go through "
+                     r"openrouter", out)
+
+
+def test_explain_of_an_unknown_name_says_nothing_matched(monkeypatch, tmp_path) -> None:
+    code, out, _ = run(["gpt-4o-v9", "--explain"], monkeypatch, tmp_path)
+    assert code == 1
+    assert "names tried: gpt-4o-v9\n" in out
+    assert "-> unpriced, no price: no catalog entry has this name" in out
+    assert "candidates: none" in out
+
+
 def test_list_prints_catalog_summary(monkeypatch, tmp_path) -> None:
     code, out, _ = run(["--list"], monkeypatch, tmp_path)
     assert code == 0

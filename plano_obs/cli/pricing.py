@@ -10,7 +10,7 @@ from typing import TextIO
 
 from plano_obs.cli._args import add_pricing_source_arguments
 from plano_obs.cli.diagnostics import ExitCode, report
-from plano_obs.pricing import PriceEntry, Pricer, Rates
+from plano_obs.pricing import AMBIGUOUS, PRICED, Explanation, PriceEntry, Pricer, Rates
 
 __all__ = ["add_pricing_arguments", "run_pricing"]
 
@@ -23,7 +23,11 @@ def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model names to resolve, as the gateway sends them "
                              "(e.g. anthropic/claude-haiku-4-5-20251001)")
     parser.add_argument("--provider", default=None,
-                        help="the gateway provider of the calls (e.g. digitalocean)")
+                        help="the gateway provider of the calls, as in llm.provider "
+                             "(e.g. groq, amazon_bedrock, digitalocean)")
+    parser.add_argument("--explain", action="store_true",
+                        help="list every catalog entry that matches each name and why one "
+                             "won or none did")
     parser.add_argument("--list", action="store_true", dest="list_catalog",
                         help="print the catalog summary: source, age, models per provider")
     parser.add_argument("--all", action="store_true", dest="list_all",
@@ -56,8 +60,43 @@ def _describe(entry: PriceEntry) -> list[str]:
         lines = [f"  {_rates_text(entry.rates)}"]
     for size, rates in entry.tiers:
         lines.append(f"  above {size:,} tokens of context: {_rates_text(rates)}")
+    if entry.tiers_from:
+        lines.append(f"  context tier taken from entries of the same model at the same base "
+                     f"rates (cache rates scaled like input): {', '.join(entry.tiers_from)}")
     lines.append(f"  source: {entry.source}")
     return lines
+
+
+def _print_explanation(x: Explanation, out: TextIO) -> None:
+    p = x.parsed
+    via = f" sent through {x.provider}" if x.provider else " (no gateway provider)"
+    print(f"{x.name}{via}", file=out)
+    read = [f"model {p.model}"]
+    if p.path_provider:
+        read.append(f"provider in the name {p.path_provider}")
+    if p.namespace and not p.bedrock:
+        read.append(f"namespace {p.namespace} (a model family, not a provider)")
+    if p.bedrock:
+        read.append("an Amazon Bedrock id")
+    read.append(f"owner {p.owner or 'unknown'}")
+    print(f"  read as: {', '.join(read)}", file=out)
+    print(f"  names tried: {', '.join(key for key, _ in p.forms)}", file=out)
+    order = ", ".join(f"{i}. {provider} ({why})" for i, (provider, why) in
+                      enumerate(x.order, 1)) or "none: no provider and no known owner"
+    print(f"  providers tried, in order: {order}", file=out)
+    r = x.resolution
+    verdict = f"-> {r.entry.key}" if r.entry is not None else f"-> {r.status}, no price"
+    print(f"  {verdict}: {r.reason}", file=out)
+    if not x.candidates:
+        print("  candidates: none (no catalog entry matches any of the names tried)", file=out)
+        return
+    print(f"  candidates ({len(x.candidates)}):", file=out)
+    width = max(len(c.entry.key) for c in x.candidates)
+    for c in x.candidates:
+        e = c.entry
+        price = "free" if e.free else f"${e.rates.input:g}/${e.rates.output:g}"
+        print(f"    {'*' if c.used else ' '} {e.key:<{width}}  {price:<13} {c.match}; "
+              f"{c.verdict}", file=out)
 
 
 def _print_list(pricer: Pricer, out: TextIO, *, every: bool = False,
@@ -97,7 +136,8 @@ def _print_models(pricer: Pricer, out: TextIO, provider: str | None) -> None:
 
 def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
                 err: TextIO | None = None) -> int:
-    """Run ``plano obs pricing``: 0 when every name is priced, 1 if some are not, 2 on bad input."""
+    """Run ``plano obs pricing``: 0 when every name is priced, 1 if some are not (unpriced or
+    ambiguous), 2 on bad input."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -117,13 +157,28 @@ def run_pricing(args: argparse.Namespace, out: TextIO | None = None,
     if getattr(args, "list_catalog", False) or every or not models:
         _print_list(pricer, out, every=every, provider=provider)
     unpriced = 0
+    explain = bool(getattr(args, "explain", False))
     for name in models:
-        entry = pricer.resolve(name, provider)
-        if entry is None:
-            unpriced += 1
-            print(f"{name}: no price (cost unknown)", file=out)
+        found = pricer.resolution(name, provider)
+        if explain:
+            _print_explanation(pricer.explain(name, provider), out)
+            if found.entry is None:
+                unpriced += 1
+            else:
+                for line in _describe(found.entry):
+                    print(line, file=out)
             continue
-        print(f"{name} -> {entry.key}", file=out)
-        for line in _describe(entry):
+        if found.status != PRICED or found.entry is None:
+            unpriced += 1
+            if found.status == AMBIGUOUS:
+                print(f"{name}: ambiguous, no price (cost unknown): {found.reason}; "
+                      f"--explain lists the candidates, --provider says which provider the "
+                      f"calls went through", file=out)
+            else:
+                print(f"{name}: no price (cost unknown): {found.reason}", file=out)
+            continue
+        print(f"{name} -> {found.entry.key}", file=out)
+        for line in _describe(found.entry):
             print(line, file=out)
+        print(f"  why: {found.reason}", file=out)
     return ExitCode.UNPRICED if unpriced else ExitCode.OK
