@@ -91,6 +91,27 @@ def test_gate_failure_exits_3_and_names_the_threshold(
     assert json.loads(out_file.read_text())["summary"]["latency_ms"]["max"] == 3000
 
 
+def test_cost_drift_gate_reads_the_gateways_reported_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gpt-4o-mini at $0.15/$0.60 per 1M: 1,000 + 200 tokens list at $0.00027; the gateway says
+    # 30% more on each of 25 calls.
+    f = tmp_path / "costs.json"
+    f.write_text("\n".join(otlp_json_line(request(span(llm_attrs(**{
+        "llm.usage.total_cost_usd": 0.00027 * 1.3})))) for _ in range(25)) + "\n")
+    out_file = tmp_path / "report.json"
+    code = run_export(parse("--from", str(f), "-o", str(out_file), "--offline",
+                            "--fail-on", "cost_drift_pct>15"))
+    assert code == 3
+    assert "gate failed: cost_drift_pct>15" in capsys.readouterr().err
+    doc = json.loads(out_file.read_text())
+    (model,) = doc["cost_accuracy"]["models"]
+    assert (model["pricing_entry"], model["basis"], model["compared_calls"]) == (
+        "openai/gpt-4o-mini", "reported", 25)
+    assert model["ratio"] == pytest.approx(1.3) and model["drift"] is True
+    assert doc["models"][0]["pricing_entry"] == "openai/gpt-4o-mini"
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["--from", "x.json", "--window", "2m"], "unknown --window '2m'"),
     (["--from", "x.json", "--fail-on", "p95>1"], "bad --fail-on"),

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from plano_obs.analytics._accuracy import CostCheck
 from plano_obs.analytics.sketch import QuantileSketch, sketch_key
 from plano_obs.model import LLMCall
 
@@ -83,7 +84,8 @@ class Stats:
 
     __slots__ = (
         "requests", "errors", "flagged", "tokens", "tokens_known", "cost_usd", "priced",
-        "unpriced", "latency", "latency_max", "ttft", "ttft_max", "gen_tokens", "gen_seconds",
+        "unpriced", "ambiguous", "latency", "latency_max", "ttft", "ttft_max", "gen_tokens",
+        "gen_seconds", "entries", "check",
     )
 
     def __init__(self) -> None:
@@ -96,12 +98,17 @@ class Stats:
         self.cost_usd = 0.0
         self.priced = 0
         self.unpriced = 0
+        self.ambiguous = 0  # calls whose name the catalog could not pick one entry for
         self.latency = QuantileSketch()
         self.latency_max: float | None = None
         self.ttft = QuantileSketch()
         self.ttft_max: float | None = None
         self.gen_tokens = 0
         self.gen_seconds = 0.0
+        # Per-model rows only (``Aggregate.add``): catalog entry -> calls it priced, and the sums
+        # behind cost accuracy.
+        self.entries: dict[str, int] = {}
+        self.check: CostCheck | None = None
 
     def merge(self, o: Stats) -> None:
         """Add another group's calls."""
@@ -127,6 +134,13 @@ class Stats:
         self.cost_usd += sign * o.cost_usd
         self.priced += sign * o.priced
         self.unpriced += sign * o.unpriced
+        self.ambiguous += sign * o.ambiguous
+        if o.entries:
+            (_merge_counts if sign > 0 else _subtract_counts)(self.entries, o.entries)
+        if o.check is not None:
+            if self.check is None:
+                self.check = CostCheck()
+            self.check.combine(o.check, sign)
         self.gen_tokens += sign * o.gen_tokens
         self.gen_seconds += sign * o.gen_seconds
         if self.priced == 0:
@@ -151,6 +165,7 @@ def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> Non
     This runs for every call (in its chunk's total, model and route): keep it lean.
     """
     is_error, flagged, cost = f.is_error, call.flagged, f.cost_usd
+    ambiguous = call.cost is not None and call.cost.ambiguous
     # (kind, count) of the token kinds the call reported: input, output, cached input,
     # cache creation, reasoning (Stats.tokens order)
     reported = [(i, n) for i, n in enumerate((
@@ -173,6 +188,8 @@ def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> Non
         else:
             st.cost_usd += cost
             st.priced += 1
+        if ambiguous:
+            st.ambiguous += 1
         if lk is not None:
             bins = st.latency.bins  # QuantileSketch.add_key, inlined
             bins[lk] = bins.get(lk, 0) + 1
@@ -317,6 +334,17 @@ class Aggregate:
         m = _stats_for(self.models, (call.model, call.provider), (OTHER, None))
         r = _stats_for(self.routes, call.route, OTHER)
         add_to_stats((self.total, m, r), call, f)
+        cost = call.cost
+        if cost is not None:
+            # Which entry priced the call, and the sums behind cost accuracy (model rows only).
+            entry = cost.catalog_entry
+            if entry is not None:
+                m.entries[entry] = m.entries.get(entry, 0) + 1
+            if cost.gateway_cost_usd is not None or cost.catalog_cost_usd is not None:
+                check = m.check
+                if check is None:
+                    check = m.check = CostCheck()
+                check.add(call, cost)
         sid = call.session_id
         end = f.end_ns
         if sid is not None:

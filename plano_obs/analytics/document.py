@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "SCHEMA_VERSION",
     "CategoryCount",
+    "CostAccuracy",
+    "CostAccuracyRow",
     "ErrorEntry",
     "ErrorsRollup",
     "ExportDocument",
@@ -83,6 +85,10 @@ class Summary(_Model):
     cost_usd: float | None = Field(description="sum over priced calls; null when none was priced")
     priced_requests: int
     unpriced_requests: int
+    ambiguous_requests: int = Field(
+        0, description="calls whose model name the catalog lists, but not for the call's "
+                       "provider or the model's owner, or at several prices: no catalog price "
+                       "(`plano obs pricing NAME --explain`)")
     latency_ms: Percentiles
     ttft_ms: Percentiles
     tokens_per_second: float | None = Field(
@@ -110,6 +116,10 @@ class ModelRollup(_Model):
     cost_usd: float | None
     priced_requests: int
     unpriced_requests: int
+    ambiguous_requests: int = Field(0, description="calls whose name matched no single entry")
+    pricing_entry: str | None = Field(
+        None, description="the catalog entry (provider/model id) that priced most of these "
+                          "calls; null when none was priced from the catalog")
     latency_ms: Percentiles
     ttft_ms: Percentiles
     tokens_per_second: float | None
@@ -226,6 +236,56 @@ class SignalsRollup(_Model):
     flagged_calls: list[FlaggedCall] = Field(description="ranked for triage, bounded")
 
 
+class CostAccuracyRow(_Model):
+    """Measured spend against list price for one provider, or one model of one provider."""
+
+    provider: str | None
+    model: str | None = Field(description="null on a provider's row")
+    pricing_entry: str | None = Field(
+        description="the catalog entry (provider/model id) whose list price is compared; null "
+                    "on a provider's row or when the model has no catalog price")
+    basis: Literal["reported", "derived"] = Field(
+        description="reported: the gateway's own cost (an independent figure); derived: "
+                    "computed from the same list price, 1.0 by construction, never flagged")
+    calls: int = Field(description="calls with a cost of either kind")
+    reported_calls: int = Field(description="calls that carried the gateway's cost")
+    compared_calls: int = Field(
+        description="reported calls that also have a catalog price: the ratio's sample")
+    cost_usd: float | None = Field(
+        description="reported (or, when derived, catalog) cost of the calls")
+    list_cost_usd: float | None = Field(
+        description="the catalog cost of the compared calls at list price (cache reads, "
+                    "writes and context tiers included)")
+    effective_input_usd_per_m: float | None = Field(
+        description="reported input cost per million input tokens, cache discounts included; "
+                    "null when derived or when the gateway reports no input cost")
+    effective_output_usd_per_m: float | None = Field(
+        description="reported output cost per million output tokens; null when derived")
+    list_input_usd_per_m: float | None = Field(description="the entry's list input rate")
+    list_output_usd_per_m: float | None = Field(description="the entry's list output rate")
+    ratio: float | None = Field(
+        description="measured / list cost of the same calls; null without a comparison")
+    input_ratio: float | None = Field(description="the same, input cost only")
+    output_ratio: float | None = Field(description="the same, output cost only")
+    drift_pct: float | None = Field(
+        description="(ratio - 1) x 100 of whichever of ratio, input_ratio, output_ratio is "
+                    "furthest from 1; null unless reported with enough compared calls")
+    drift: bool = Field(
+        description="reported, at least min_calls compared, and |drift_pct| > threshold_pct")
+
+
+class CostAccuracy(_Model):
+    """The gateway's reported cost beside the catalog's list price, per provider and model."""
+
+    threshold_pct: float = Field(description="drift is flagged beyond this many percent")
+    min_calls: int = Field(description="compared calls a row needs before drift is flagged")
+    max_drift_pct: float | None = Field(
+        description="the largest |drift_pct| of any row; null when no row is reported with "
+                    "enough compared calls (the --fail-on metric cost_drift_pct)")
+    providers: list[CostAccuracyRow] = Field(description="most calls first")
+    models: list[CostAccuracyRow] = Field(description="most calls first")
+
+
 class ExportDocument(_Model):
     """``plano obs export`` output, schema version 1."""
 
@@ -244,6 +304,8 @@ class ExportDocument(_Model):
         False, description="more sessions than listed (see summary.sessions)")
     errors: ErrorsRollup
     signals: SignalsRollup
+    cost_accuracy: CostAccuracy | None = Field(
+        None, description="measured spend against list price per provider and model")
 
 
 class TrendPoint(_Model):

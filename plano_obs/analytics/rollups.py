@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from plano_obs.analytics._accuracy import cost_accuracy, main_entry
 from plano_obs.analytics._aggregate import Aggregate, CallFacts, SessionStats, Stats
 from plano_obs.analytics.document import (
     CategoryCount,
+    CostAccuracy,
     ErrorEntry,
     ErrorsRollup,
     ExportDocument,
@@ -50,6 +52,7 @@ _KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
 #: Calls held in per-bucket chunks before they are put into the aggregates (and before reads).
 _CHUNK_CALLS = 512
 _QS = (0.5, 0.95, 0.99)
+_MAX_PRICES = 10_000  # distinct catalog entries remembered for their list price
 
 
 class UnknownWindowError(ValueError):
@@ -208,6 +211,8 @@ class Analytics:
             # Calls not yet in the aggregates above, by bucket: flushed before any read.
             self._chunks: dict[int, Aggregate] = {}
             self._chunked = 0
+            # catalog entry -> what priced its latest call (its list rates, for cost accuracy)
+            self._prices: dict[str, Any] = {}
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -216,6 +221,12 @@ class Analytics:
         f = CallFacts.of(call)
         with self._lock:
             self._seq += 1
+            cost = call.cost
+            if cost is not None and cost.catalog_entry is not None:
+                prices = self._prices
+                known = prices.get(cost.catalog_entry)
+                if known is not cost.rates and (known is not None or len(prices) < _MAX_PRICES):
+                    prices[cost.catalog_entry] = cost.rates  # new, or refreshed prices
             idx = f.end_ns // _BUCKET_NS
             chunk = self._chunks.get(idx)
             if chunk is None:
@@ -347,7 +358,21 @@ class Analytics:
                 sessions_truncated=len(agg.sessions) > self.max_sessions_listed,
                 errors=self._errors_rollup(agg, start_ns),
                 signals=self._signals(agg, start_ns),
+                cost_accuracy=self._cost_accuracy(agg),
             )
+
+    def cost_accuracy(self, window: str = "all", *, now: float) -> CostAccuracy:
+        """Reported cost against list price per provider and model over ``window`` (for the
+        console's panel: cheaper than a whole document)."""
+        with self._lock:
+            self._flush()
+            agg, _buckets, _start = self._window(window, now)
+            return self._cost_accuracy(agg)
+
+    def _cost_accuracy(self, agg: Aggregate) -> CostAccuracy:
+        rows = [(model, provider, st.check, st.entries)
+                for (model, provider), st in agg.models.items() if st.check is not None]
+        return cost_accuracy(rows, self._prices)
 
     def trend(self, now: float, minutes: int = 30) -> list[TrendPoint]:
         """Per-minute requests, errors, p95 latency and cost of the last ``minutes``."""
@@ -421,6 +446,7 @@ class Analytics:
             cost_usd=_cost(t.cost()),
             priced_requests=t.priced,
             unpriced_requests=t.unpriced,
+            ambiguous_requests=t.ambiguous,
             latency_ms=_percentiles(t.latency, t.latency_max),
             ttft_ms=_percentiles(t.ttft, t.ttft_max),
             tokens_per_second=_round(t.tokens_per_second(), 3),
@@ -523,6 +549,7 @@ def _models(agg: Aggregate) -> list[ModelRollup]:
             model=model, provider=provider, requests=st.requests,
             share_pct=_pct(st.requests, total), errors=st.errors, **_stats_fields(st),
             cost_usd=_cost(st.cost()), priced_requests=st.priced, unpriced_requests=st.unpriced,
+            ambiguous_requests=st.ambiguous, pricing_entry=main_entry(st.entries),
             latency_ms=_percentiles(st.latency, st.latency_max),
             ttft_ms=_percentiles(st.ttft, st.ttft_max),
             tokens_per_second=_round(st.tokens_per_second(), 3), flagged=st.flagged,

@@ -39,11 +39,20 @@ GATE_METRICS: dict[str, Callable[[ExportDocument], float | None]] = {
     "cost_usd": lambda d: d.summary.cost_usd,
     "priced_requests": lambda d: d.summary.priced_requests,
     "unpriced_requests": lambda d: d.summary.unpriced_requests,
+    "ambiguous_requests": lambda d: d.summary.ambiguous_requests,
+    "cost_drift_pct": lambda d: d.cost_accuracy.max_drift_pct if d.cost_accuracy else None,
     "flagged": lambda d: d.summary.flagged,
     "rejected_spans": lambda d: d.summary.rejected_spans,
     "input_tokens": lambda d: d.summary.input_tokens,
     "output_tokens": lambda d: d.summary.output_tokens,
     "tokens_per_second": lambda d: d.summary.tokens_per_second,
+}
+
+
+#: Why a metric can be unknown, when it is not simply that no call reported it.
+_UNKNOWN_BECAUSE = {
+    "cost_drift_pct": "no provider or model has 20 calls with both a gateway-reported cost "
+                      "and a catalog price",
 }
 
 
@@ -88,8 +97,9 @@ def check_gates(doc: ExportDocument, gates: list[Gate]) -> list[GateResult]:
     for gate in gates:
         value = GATE_METRICS[gate.metric](doc)
         if value is None:
+            why = _UNKNOWN_BECAUSE.get(gate.metric, "no call reported it")
             results.append(GateResult(gate, None, True,
-                                      f"{gate}: {gate.metric} is unknown (no call reported it)"))
+                                      f"{gate}: {gate.metric} is unknown ({why})"))
             continue
         broken = _OPS[gate.op](float(value), gate.threshold)
         verdict = "broke" if broken else "held"
