@@ -137,6 +137,16 @@ class CompiledPrice:
         """The breakdown of ``call``'s cost: each token kind times its rate."""
         return self.cost(call)[1]
 
+    def tier_applied(self, call: LLMCall) -> int | None:
+        """The context size above which ``call`` was billed, or None at the base rates."""
+        context = sum(line.tokens for line in self.lines(call)
+                      if line.kind in ("input", "cached_input", "cache_write"))
+        applied = None
+        for size, _rates in self.tiers:
+            if context > size:
+                applied = size
+        return applied
+
 
 class Ambiguous:
     """What a name resolves to when the catalog lists it but cannot say which entry applies."""

@@ -101,11 +101,27 @@ def _rate(usd_per_million: float) -> str:
 _KIND_LABELS = {"cached_input": "cache read", "cache_write": "cache write"}
 
 
+def _ambiguous_note(call: LLMCall) -> Text:
+    model = clean(call.model, 60)
+    # plano(llm) is the gateway's own service name, not the upstream provider.
+    known = call.provider and not call.provider.startswith("plano")
+    via = f" --provider {clean(call.provider, 30)}" if known else ""
+    note = Text(f"No single catalog price for {model}", style="yellow")
+    note.append(": the catalog lists it, but not for this call's provider or the model's owner, "
+                "or at several prices. ", style="yellow")
+    note.append(f"plano obs pricing {model}{via} --explain", style="bold")
+    note.append(" lists the candidates.", style="yellow")
+    return note
+
+
 def cost_view(call: LLMCall) -> RenderableType:
-    """Each token kind times its rate, the total, and where the price came from."""
+    """Each token kind times its rate, the total, and which catalog entry priced it."""
     cost = call.cost
     lines = cost.lines(call) if cost is not None else []
     if cost is None or (cost.cost_usd is None and not lines):
+        if cost is not None and cost.ambiguous:
+            return Group(_ambiguous_note(call),
+                         Text("Its cost counts as unknown (—), never as $0.", style="yellow"))
         return Text(f"No price known for {clean(call.model, 60)}: its cost counts as unknown (—)"
                     ", never as $0.", style="yellow")
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
@@ -122,10 +138,23 @@ def cost_view(call: LLMCall) -> RenderableType:
     source = Text()
     source.append("source ", style="dim")
     source.append(clean(cost.source, 20), style="bold")
-    for part in (cost.catalog_entry, cost.pricing_source):
-        if part:
-            source.append(f" · {clean(part, 60)}")
+    if cost.catalog_entry:
+        source.append(" · priced as " if cost.source == "catalog" else " · catalog entry ",
+                      style="dim")
+        source.append(clean(cost.catalog_entry, 70), style="bold")
+    if cost.pricing_source:
+        source.append(f" ({clean(cost.pricing_source, 40)})", style="dim")
     parts: list[RenderableType] = [table, source]
+    borrowed = getattr(getattr(cost.rates, "entry", None), "tiers_from", ())
+    tier = cost.rates.tier_applied(call) if cost.rates is not None else None
+    if tier is not None:
+        note = Text(f"billed at the rates above {tier:,} tokens of context", style="dim")
+        if borrowed:
+            note.append(f", as listed for the same model by {clean(', '.join(borrowed), 160)}",
+                        style="dim")
+        parts.append(note)
+    if cost.ambiguous:
+        parts.append(_ambiguous_note(call))
     if cost.gateway_cost_usd is not None:
         gw = Text(f"gateway {usd(cost.gateway_cost_usd)} · catalog {usd(cost.catalog_cost_usd)}")
         if cost.drift:
