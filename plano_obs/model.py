@@ -25,9 +25,14 @@ __all__ = [
     "SpanRecord",
     "SIGNAL_CATEGORIES",
     "QUALITY_ORDER",
+    "prompt_is_exclusive",
 ]
 
 API_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+
+_INCLUSIVE_PATHS = frozenset({"/v1/chat/completions", "/v1/responses"})
+_EXCLUSIVE_PATH = "/v1/messages"
+_EXCLUSIVE_PROVIDERS = frozenset({"anthropic"})
 
 #: The gRPC method an OTLP trace exporter calls.
 OTLP_TRACE_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -226,3 +231,20 @@ class DecodeResult:
     calls: list[LLMCall] = field(default_factory=list)  # the LLM-call spans
     spans: list[SpanRecord] = field(default_factory=list)  # every other decoded span (context)
     rejected: list[Rejection] = field(default_factory=list)
+
+
+def prompt_is_exclusive(call: LLMCall) -> bool:
+    """Whether ``prompt_tokens`` leaves out cache reads and writes (Anthropic usage shape).
+
+    The API path decides; without one, an Anthropic provider or more cached tokens than
+    prompt tokens (impossible in the OpenAI shape) mean exclusive.
+    """
+    path = call.api_path
+    if path == _EXCLUSIVE_PATH:
+        return True
+    if path in _INCLUSIVE_PATHS:
+        return False
+    if call.provider is not None and call.provider.lower() in _EXCLUSIVE_PROVIDERS:
+        return True
+    cached = call.cached_input_tokens or 0
+    return cached > 0 and cached > (call.prompt_tokens or 0)

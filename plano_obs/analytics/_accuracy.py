@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from plano_obs.analytics.document import CostAccuracy, CostAccuracyRow
-from plano_obs.model import CallCost, LLMCall
-from plano_obs.pricing import prompt_is_exclusive
+from plano_obs.model import CallCost, LLMCall, prompt_is_exclusive
 
 __all__ = [
     "DRIFT_MIN_CALLS",

@@ -4,8 +4,9 @@
 arguments uses the snapshot shipped with the package and never touches the network.
 """
 
+from plano_obs.model import prompt_is_exclusive
 from plano_obs.pricing._catalog import Catalog, CatalogError, PriceEntry, Rates
-from plano_obs.pricing._cost import DRIFT_THRESHOLD, prompt_is_exclusive
+from plano_obs.pricing._cost import DRIFT_THRESHOLD
 from plano_obs.pricing._fetch import default_cache_dir
 from plano_obs.pricing._names import canonical
 from plano_obs.pricing._pricer import Pricer, PricingInfo

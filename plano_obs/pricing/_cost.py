@@ -6,7 +6,7 @@ the objects are built positionally: keyword construction of the dataclasses cost
 
 from __future__ import annotations
 
-from plano_obs.model import CallCost, CostLine, LLMCall
+from plano_obs.model import CallCost, CostLine, LLMCall, prompt_is_exclusive
 from plano_obs.pricing._catalog import PriceEntry, Rates
 
 __all__ = [
@@ -16,36 +16,15 @@ __all__ = [
     "CompiledPrice",
     "combine",
     "gateway_total_cost",
-    "prompt_is_exclusive",
 ]
 
 #: Gateway and catalog costs further apart than this fraction are flagged as drift.
 DRIFT_THRESHOLD = 0.05
 
-_INCLUSIVE_PATHS = frozenset({"/v1/chat/completions", "/v1/responses"})
-_EXCLUSIVE_PATH = "/v1/messages"
-_EXCLUSIVE_PROVIDERS = frozenset({"anthropic"})
 _FREE = Rates(0.0, 0.0, 0.0, 0.0, None)
 
 # (input, output, cache read, cache write, reasoning or None), all USD per million tokens.
 _RateRow = tuple[float, float, float, float, float | None]
-
-
-def prompt_is_exclusive(call: LLMCall) -> bool:
-    """Whether ``prompt_tokens`` leaves out cache reads and writes (Anthropic usage shape).
-
-    The API path decides; without one, an Anthropic provider or more cached tokens than
-    prompt tokens (impossible in the OpenAI shape) mean exclusive.
-    """
-    path = call.api_path
-    if path == _EXCLUSIVE_PATH:
-        return True
-    if path in _INCLUSIVE_PATHS:
-        return False
-    if call.provider is not None and call.provider.lower() in _EXCLUSIVE_PROVIDERS:
-        return True
-    cached = call.cached_input_tokens or 0
-    return cached > 0 and cached > (call.prompt_tokens or 0)
 
 
 def _row(rates: Rates) -> _RateRow:
