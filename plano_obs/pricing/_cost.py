@@ -15,7 +15,6 @@ __all__ = [
     "Ambiguous",
     "CompiledPrice",
     "combine",
-    "gateway_total_cost",
 ]
 
 #: Gateway and catalog costs further apart than this fraction are flagged as drift.
@@ -137,32 +136,26 @@ class Ambiguous:
 AMBIGUOUS_PRICE = Ambiguous()
 
 
-def gateway_total_cost(call: LLMCall) -> float | None:
-    """The gateway's own total cost of ``call``, or None when it sent none (or an absurd one)."""
+def combine(price: CompiledPrice | Ambiguous | None, call: LLMCall) -> CallCost:
+    """The CallCost of a call: the gateway's figure when it sent one, the catalog's otherwise."""
     gateway = call.gateway_total_cost_usd
     if gateway is None and call.gateway_input_cost_usd is not None and (
             call.gateway_output_cost_usd is not None):
         gateway = call.gateway_input_cost_usd + call.gateway_output_cost_usd
     if gateway is not None and not gateway >= 0:  # negative or NaN: not a cost
-        return None
-    return gateway
-
-
-def combine(price: CompiledPrice | Ambiguous | None, call: LLMCall) -> CallCost:
-    """The CallCost of a call: the gateway's figure when it sent one, the catalog's otherwise."""
-    gateway = gateway_total_cost(call)
-    if not isinstance(price, CompiledPrice):
+        gateway = None
+    if not isinstance(price, CompiledPrice):  # None, or an ambiguous name
         ambiguous = price is AMBIGUOUS_PRICE
         if gateway is None:
             return CallCost(None, None, None, None, False, None, None, None, ambiguous)
         return CallCost(gateway, "gateway", None, gateway, False, None, None, None, ambiguous)
     # The line-by-line breakdown is only shown in the drilldown: computed there, on demand.
     computed, output, _ = price.split_cost(call, breakdown=False)
+    key, source = price.key, price.source
     if gateway is None:
-        source = None if computed is None else "catalog"
-        return CallCost(computed, source, computed, None, False, price.key, price.source, price,
-                        False, output)
+        return CallCost(computed, None if computed is None else "catalog", computed, None, False,
+                        key, source, price, False, output)
     drift = computed is not None and abs(gateway - computed) > DRIFT_THRESHOLD * max(
         computed, 1e-12)
-    return CallCost(gateway, "gateway", computed, gateway, drift, price.key, price.source, price,
-                    False, output)
+    return CallCost(gateway, "gateway", computed, gateway, drift, key, source, price, False,
+                    output)
