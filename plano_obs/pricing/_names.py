@@ -299,10 +299,10 @@ def parse_name(raw: str, is_provider: frozenset[str] = frozenset()) -> ParsedNam
                       variants[-1][0] if variants else core, owner, tuple(forms))
 
 
-def name_keys(model_id: str) -> tuple[tuple[str, int], ...]:
-    """The lookup keys of a catalog model id with their level: 0 the id itself, 1 the same model
-    spelled another way (no namespace, vendor prefix, Bedrock region or version), 2 without a
-    version suffix."""
+def name_keys(model_id: str) -> tuple[tuple[tuple[str, int], ...], str]:
+    """The lookup keys of a catalog model id with their level (0 the id itself, 1 the same model
+    spelled another way: no namespace, vendor prefix, Bedrock region or version; 2 without a
+    version suffix), and its ``identity``."""
     keys: list[tuple[str, int]] = []
 
     def add(key: str, level: int) -> None:
@@ -313,7 +313,7 @@ def name_keys(model_id: str) -> tuple[tuple[str, int], ...]:
     add(canonical(model_id), 0)
     for key, how in parsed.forms:
         add(key, 2 if how.startswith(VERSION_FORM) else 1)
-    return tuple(keys)
+    return tuple(keys), parsed.core
 
 
 def identity(model_id: str) -> str:

@@ -111,9 +111,10 @@ class Resolver:
         providers: set[str] = set()
         for entry in entries:
             providers.add(entry.provider)
-            for key, level in name_keys(entry.model):
+            keys, model_identity = name_keys(entry.model)
+            for key, level in keys:
                 self._by_key.setdefault(key, []).append((entry, level))
-            self._by_identity.setdefault(identity(entry.model), []).append(entry)
+            self._by_identity.setdefault(model_identity, []).append(entry)
         self._providers = frozenset(providers)
         self._overrides: dict[str, PriceEntry] = {}
         for entry in overrides:
