@@ -416,3 +416,15 @@ def test_long_context_tier_is_kept(pricer: Pricer, name: str, provider: str | No
     assert entry is not None
     tiers = {s: (r.input, r.output) for s, r in entry.tiers}
     assert tiers.get(size) == pytest.approx(rates)
+
+
+def test_every_catalog_entry_prices_its_own_id_through_its_own_provider(pricer: Pricer) -> None:
+    # No real name loses its price: whatever the rules, an entry's exact id sent through its
+    # provider finds that entry (or one of the same provider at the same price).
+    wrong = []
+    for entry in pricer.entries():
+        found = pricer.resolve(entry.model, entry.provider)
+        if found is None or (found.provider, found.rates, found.free) != (
+                entry.provider, entry.rates, entry.free):
+            wrong.append(entry.key)
+    assert wrong == []
