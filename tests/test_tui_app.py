@@ -17,6 +17,7 @@ from plano_obs.model import DecodeResult, LLMCall, SignalEvent, Signals, SpanRec
 from plano_obs.runtime import Runtime
 from plano_obs.settings import Settings
 from plano_obs.tui.app import ObsApp
+from plano_obs.tui.probe import watcher_count
 from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
 from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen
@@ -413,3 +414,27 @@ async def test_calls_that_arrive_during_a_drilldown_show_on_return() -> None:
         assert isinstance(app.screen, MainScreen)
         totals = text_of(app.screen.query_one(WindowTotals))
         assert f"requests {runtime.store.stats().calls:,}" in totals
+
+
+async def test_redraws_leave_no_watchers_behind(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = watcher_count(app)
+        for _ in range(30):
+            app.screen.draw()  # type: ignore[attr-defined]
+            await pilot.pause()
+        assert watcher_count(app) == before
+
+
+async def test_footer_rebuilds_leave_no_watchers_behind(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = watcher_count(app)
+        for _ in range(8):  # each focus change rebuilds the footer's keys
+            await pilot.press("tab")
+            await pilot.pause()
+        await pilot.press("tab", "tab")  # back where it started
+        await pilot.pause()
+        assert watcher_count(app) == before

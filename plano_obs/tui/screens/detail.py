@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from plano_obs.model import LLMCall, SpanRecord
 from plano_obs.tui.context import Context
@@ -34,6 +34,7 @@ from plano_obs.tui.text import (
 )
 from plano_obs.tui.view import split_key
 from plano_obs.tui.widgets.flagged import QUALITY_STYLES
+from plano_obs.tui.widgets.footer import KeysFooter
 
 _BAR_WIDTH = 28
 _SEVERITY = {0: "none", 1: "1–2", 2: "3–4", 3: "5+"}
@@ -339,7 +340,7 @@ class DetailScreen(Screen[None]):
             yield Static(id="detail-signals", classes="panel")
             yield Static(id="detail-events", classes="panel")
             yield Static(id="detail-spans", classes="panel")
-        yield Footer(compact=True)
+        yield KeysFooter(show_command_palette=True)
 
     def on_mount(self) -> None:
         for pid, title in (("facts", "Call"), ("cost", "Cost breakdown"),

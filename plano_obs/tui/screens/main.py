@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from plano_obs.model import WINDOWS
 from plano_obs.tui.context import Context
@@ -20,6 +20,7 @@ from plano_obs.tui.view import SORTS, Frame, ViewState, call_key, split_key, tak
 from plano_obs.tui.widgets.empty import EmptyState
 from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
+from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.latest import LatestCall
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.recent import RecentTable
@@ -77,6 +78,7 @@ class MainScreen(Screen[None]):
         self.dismissed_error: str | None = None
         self._dirty = True
         self._last_draw = float("-inf")
+        self._bindings_for: tuple[bool, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -94,7 +96,7 @@ class MainScreen(Screen[None]):
                 yield ModelTable(id="models")
                 yield RouteTable(id="routes")
             yield RecentTable(id="recent")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#latest").border_title = "Latest call"
@@ -159,7 +161,7 @@ class MainScreen(Screen[None]):
         self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.sort)
         self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
         self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title())
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def _recent_title(self) -> str:
         parts = ["Recent calls · newest first"]
@@ -170,6 +172,22 @@ class MainScreen(Screen[None]):
         return " · ".join(parts)
 
     # -- keys -----------------------------------------------------------------------------------
+
+    def _binding_state(self) -> tuple[bool, ...]:
+        """Everything ``check_action`` depends on."""
+        return (self.query_one(EmptyState).display,
+                self.query_one(ErrorBanner).shown is not None,
+                self.view.narrowed,
+                self.query_one("#filter-input").display,
+                self._highlighted_session() is not None)
+
+    def _sync_bindings(self) -> None:
+        """Tell the footer about keys that appeared or went away, and only then: each footer
+        rebuild costs a dozen widgets, and redraws happen twice a second."""
+        state = self._binding_state()
+        if state != self._bindings_for:
+            self._bindings_for = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.query_one(EmptyState).display:
@@ -191,7 +209,7 @@ class MainScreen(Screen[None]):
         box.display = True
         box.value = self.view.text
         box.focus()
-        self.refresh_bindings()
+        self._sync_bindings()
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -205,7 +223,7 @@ class MainScreen(Screen[None]):
     def _close_filter(self) -> None:
         self.query_one("#filter-input").display = False
         self.query_one(RecentTable).focus()
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def action_back(self) -> None:
         if self.query_one("#filter-input").display:
@@ -282,7 +300,7 @@ class MainScreen(Screen[None]):
         return call.session_id if call is not None else None
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

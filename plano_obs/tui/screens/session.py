@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.text import clean, count, usd
+from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.recent import RecentTable
 
 
@@ -34,7 +35,7 @@ class SessionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="session-title")
         yield RecentTable(id="session-turns")
-        yield Footer(compact=True)
+        yield KeysFooter(show_command_palette=True)
 
     def on_mount(self) -> None:
         calls = [c for c in self.ctx.runtime.store.calls_snapshot()
