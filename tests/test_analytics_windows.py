@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from test_analytics_rollups import T0, make_call
 
 from plano_obs.analytics import Analytics
+from plano_obs.analytics._aggregate import Aggregate
 
 
 def test_window_covers_calls_since_its_start_and_reports_the_start() -> None:
@@ -121,3 +123,48 @@ def test_trend_picks_up_a_late_call_in_a_minute_it_already_showed() -> None:
     assert after[0].p95_latency_ms == pytest.approx(100, rel=0.01)
     a.clear()
     assert [p.requests for p in a.trend(T0 + 130, minutes=3)] == [0, 0, 0]
+
+
+def test_a_window_is_built_without_the_lock_and_keeps_calls_that_arrive_meanwhile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    a = Analytics()
+    calls = [make_call(T0 - 3000 + i, duration_ms=100 + i % 50, session_id=f"s{i % 7}",
+                       cost_usd=0.001) for i in range(3000)]
+    for c in calls[:2000]:
+        a.add(c)
+    a.document("1h", now=T0)  # flushes; "1h" has no state yet
+    a._windows.clear()
+    late = calls[2000:]
+    lock_free: list[bool] = []
+    merge = Aggregate.merge
+
+    def merge_while_ingest_runs(self: Aggregate, other: Aggregate) -> None:
+        if late:
+            # Another thread could take the lock now: the build does not hold it.
+            probe = threading.Thread(target=lambda: lock_free.append(
+                a._lock.acquire(blocking=False) and (a._lock.release() or True)))
+            probe.start()
+            probe.join()
+            for c in late:  # ingest goes on meanwhile, into the buckets being read
+                a.add(c)
+            a.add(make_call(T0 - 1200.5))  # a bucket the build has already read
+            late.clear()
+        merge(self, other)
+
+    monkeypatch.setattr(Aggregate, "merge", merge_while_ingest_runs)
+    doc = a.document("1h", now=T0)
+    monkeypatch.setattr(Aggregate, "merge", merge)
+    assert lock_free == [True]
+    fresh = Analytics()
+    for c in calls:
+        fresh.add(c)
+    fresh.add(make_call(T0 - 1200.5))
+    want = fresh.document("1h", now=T0)
+    assert doc.summary.requests == want.summary.requests == 3001
+    assert doc.summary.cost_usd == pytest.approx(want.summary.cost_usd)
+    assert doc.models == want.models and doc.routes == want.routes
+    assert len(doc.sessions) == len(want.sessions)
+    assert not a._borrowed  # the buckets read are given back
+    # The window slides on from there as usual.
+    a.add(make_call(T0 + 1))
+    assert a.document("1h", now=T0 + 2).summary.requests == 3002

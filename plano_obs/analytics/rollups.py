@@ -204,6 +204,8 @@ class Analytics:
             self._buckets: dict[int, Aggregate] = {}
             self._max_bucket: int | None = None
             self._windows: dict[str, _WindowState] = {}
+            # id() of buckets a window build is reading outside the lock -> number of builds.
+            self._borrowed: dict[int, int] = {}
             self._top_flagged: list[tuple[tuple[int, int, float, int], _FlagRecord]] = []
             self._flagged: deque[_FlagRecord] = deque(maxlen=self._recent_flagged_cap)
             self._errors: deque[_ErrorRecord] = deque(maxlen=self._recent_errors_cap)
@@ -253,9 +255,15 @@ class Analytics:
         """Put the calls held in chunks into "all", their buckets and the open windows."""
         if not self._chunks:
             return
+        borrowed = self._borrowed
         for idx, chunk in self._chunks.items():
             self._all.absorb(chunk)
-            self._buckets[idx].absorb(chunk)
+            bucket = self._buckets[idx]
+            if borrowed and id(bucket) in borrowed:
+                # A window is being built from this bucket outside the lock: it keeps the
+                # object it read, the bucket goes on in a copy.
+                bucket = self._buckets[idx] = _copy(bucket)
+            bucket.absorb(chunk)
             for state in self._windows.values():
                 if state.lo <= idx < state.hi:
                     state.agg.merge(chunk)
@@ -290,18 +298,66 @@ class Analytics:
 
     # -- windows --------------------------------------------------------------------------------
 
+    def _prepare_window(self, name: str, now: float) -> None:
+        """Build a sliding window that has no usable state yet, without holding the lock.
+
+        A first read merges every bucket the window covers (hundreds, at a million calls
+        about a second of work): ingest must not wait for it. The buckets are read from a
+        snapshot taken under the lock; calls that arrive meanwhile land in copies of the
+        buckets they change, and those differences are folded in under the lock at the end.
+        """
+        seconds = _window_seconds(name)
+        if seconds is None:
+            return
+        lo, hi = _bucket_range(seconds, now)
+        with self._lock:
+            self._flush()
+            if _usable(self._windows.get(name), lo, hi):
+                return
+            snapshot = {i: b for i, b in self._buckets.items() if lo <= i < hi}
+            borrowed = self._borrowed
+            for b in snapshot.values():
+                borrowed[id(b)] = borrowed.get(id(b), 0) + 1
+        agg = Aggregate(max_sessions=1 << 62)
+        try:
+            for b in snapshot.values():
+                agg.merge(b)
+        except BaseException:
+            with self._lock:
+                self._give_back(snapshot.values())
+            raise
+        with self._lock:
+            self._flush()  # while still borrowed: pending calls go to copies too
+            current = {i: b for i, b in self._buckets.items() if lo <= i < hi}
+            for i in snapshot.keys() | current.keys():
+                old, new = snapshot.get(i), current.get(i)
+                if old is new:
+                    continue
+                if old is not None:
+                    agg.subtract(old)
+                if new is not None:
+                    agg.merge(new)
+            self._windows[name] = _WindowState(lo, hi, agg)
+            self._give_back(snapshot.values())
+
+    def _give_back(self, buckets: Iterable[Aggregate]) -> None:
+        """End a build's read of ``buckets``: ingest may change them in place again."""
+        borrowed = self._borrowed
+        for b in buckets:
+            left = borrowed.get(id(b), 0) - 1
+            if left > 0:
+                borrowed[id(b)] = left
+            else:
+                borrowed.pop(id(b), None)
+
     def _window(self, name: str, now: float) -> tuple[Aggregate, list[Aggregate], int | None]:
         """The aggregate of a window, the buckets in it, and its first instant (ns)."""
-        seconds = WINDOW_SECONDS.get(name, -1)
-        if seconds == -1:
-            raise UnknownWindowError(
-                f"unknown window {name!r}; use one of {', '.join(WINDOW_SECONDS)}")
+        seconds = _window_seconds(name)
         if seconds is None:
             return self._all, [], None
-        lo = math.ceil((now - seconds) / BUCKET_SECONDS)
-        hi = math.floor(now / BUCKET_SECONDS) + 1  # calls after now's bucket are not in it
+        lo, hi = _bucket_range(seconds, now)
         state = self._windows.get(name)
-        if state is None or lo < state.lo or hi < state.hi or lo >= state.hi:
+        if state is None or not _usable(state, lo, hi):
             agg = Aggregate(max_sessions=1 << 62)
             for i, b in self._buckets.items():
                 if lo <= i < hi:
@@ -339,6 +395,7 @@ class Analytics:
         source: str = "",
     ) -> ExportDocument:
         """Every rollup of ``window`` ending at ``now`` (unix seconds) as an export document."""
+        self._prepare_window(window, now)
         with self._lock:
             self._flush()
             agg, buckets, start_ns = self._window(window, now)
@@ -512,6 +569,34 @@ class Analytics:
             by_type=dict(sorted(agg.by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
             flagged_calls=[_flagged_call(r) for r in ranked],
         )
+
+
+def _window_seconds(name: str) -> int | None:
+    """Length of a window in seconds (None for all); unknown names raise."""
+    seconds = WINDOW_SECONDS.get(name, -1)
+    if seconds == -1:
+        raise UnknownWindowError(
+            f"unknown window {name!r}; use one of {', '.join(WINDOW_SECONDS)}")
+    return seconds
+
+
+def _bucket_range(seconds: int, now: float) -> tuple[int, int]:
+    """[lo, hi) bucket indexes of a window of ``seconds`` ending at ``now``."""
+    lo = math.ceil((now - seconds) / BUCKET_SECONDS)
+    hi = math.floor(now / BUCKET_SECONDS) + 1  # calls after now's bucket are not in it
+    return lo, hi
+
+
+def _usable(state: _WindowState | None, lo: int, hi: int) -> bool:
+    """True when ``state`` can slide to [lo, hi) by adding and removing a few buckets."""
+    return state is not None and not (lo < state.lo or hi < state.hi or lo >= state.hi)
+
+
+def _copy(bucket: Aggregate) -> Aggregate:
+    """A bucket's twin that can take more calls while the original is being read."""
+    twin = Aggregate(max_sessions=bucket.max_sessions, lru_sessions=bucket.lru_sessions)
+    twin.merge(bucket)
+    return twin
 
 
 def _max_into(into: Stats, b: Stats) -> None:
