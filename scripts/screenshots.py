@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from plano_obs.runtime import Runtime
 from plano_obs.settings import Settings
 from plano_obs.tui.app import ObsApp
@@ -55,12 +57,20 @@ async def render(scene: Scene) -> str:
     runtime = Runtime(Settings(offline=True)) if scene.empty else sample_runtime()
     app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
     async with app.run_test(size=scene.size) as pilot:
+        await _settled(pilot)
         for key in scene.keys:
             await pilot.press(key)
-        await pilot.pause(0.2)
+            await _settled(pilot)
         app.clear_notifications()
         await pilot.pause()
         return app.export_screenshot(title=f"plano obs · {scene.name}")
+
+
+async def _settled(pilot: Pilot) -> None:
+    """Wait for every frame or load started so far to be drawn."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()  # what the draw scheduled after the refresh (the footer's keys)
 
 
 def to_png(svg: str, path: Path, columns: int) -> None:

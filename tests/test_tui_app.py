@@ -34,6 +34,8 @@ from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.status import StatusLine
 from plano_obs.tui.widgets.totals import WindowTotals
 
+from tui_pilot import running, settled
+
 SIZE = (120, 40)
 
 
@@ -67,7 +69,7 @@ def make_app(runtime: Runtime, tmp_path: Path | None = None) -> ObsApp:
 
 async def test_empty_state_tells_a_new_user_the_plano_config_lines_and_demo() -> None:
     app = make_app(Runtime(Settings(offline=True)))
-    async with app.run_test(size=SIZE):
+    async with running(app):
         empty = app.screen.query_one(EmptyState)
         assert empty.display and not app.screen.query_one("#dashboard").display
         text = text_of(empty)
@@ -78,7 +80,7 @@ async def test_empty_state_tells_a_new_user_the_plano_config_lines_and_demo() ->
 
 async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE):
+    async with running(app):
         screen = app.screen
         assert isinstance(screen, MainScreen)
         assert not screen.query_one(EmptyState).display
@@ -100,7 +102,7 @@ async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
 async def test_enter_opens_the_flagged_call_and_escape_returns_to_the_same_row(
         demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         flagged = app.screen.query_one(FlaggedTable)
         await pilot.press("down", "down", "enter")
         detail = app.screen
@@ -121,7 +123,7 @@ async def test_enter_opens_the_flagged_call_and_escape_returns_to_the_same_row(
 
 async def test_n_and_p_walk_the_flagged_calls_without_leaving_the_detail(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         keys = [str(k.value) for k in app.screen.query_one(FlaggedTable).rows]
         await pilot.press("enter")
         detail = app.screen
@@ -136,7 +138,7 @@ async def test_n_and_p_walk_the_flagged_calls_without_leaving_the_detail(demo: R
 
 async def test_enter_on_a_recent_call_opens_it(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         app.screen.query_one(RecentTable).focus()
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
@@ -145,7 +147,7 @@ async def test_enter_on_a_recent_call_opens_it(demo: Runtime) -> None:
 
 async def test_x_on_the_detail_writes_the_trace_as_json(demo: Runtime, tmp_path: Path) -> None:
     app = make_app(demo, tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("enter", "x")
         detail = app.screen
         assert isinstance(detail, DetailScreen) and detail.call is not None
@@ -158,7 +160,7 @@ async def test_x_on_the_detail_writes_the_trace_as_json(demo: Runtime, tmp_path:
 
 async def test_t_shows_every_turn_of_the_session(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("enter")
         call = app.screen.call  # type: ignore[attr-defined]
         await pilot.press("t")
@@ -172,7 +174,7 @@ async def test_t_shows_every_turn_of_the_session(demo: Runtime) -> None:
 
 async def test_f_and_e_show_only_flagged_or_failed_calls(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("f")
         shown = recent_calls(app)
         assert shown and all(c.flagged for c in shown)
@@ -186,7 +188,7 @@ async def test_f_and_e_show_only_flagged_or_failed_calls(demo: Runtime) -> None:
 
 async def test_slash_filters_by_route_text_and_escape_drops_it(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
         await pilot.press(*"summarization", "enter")
@@ -201,7 +203,7 @@ async def test_slash_filters_by_route_text_and_escape_drops_it(demo: Runtime) ->
 
 async def test_enter_on_a_model_filters_by_that_model(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         models = app.screen.query_one(ModelTable)
         models.focus()
         await pilot.press("enter")
@@ -211,12 +213,14 @@ async def test_enter_on_a_model_filters_by_that_model(demo: Runtime) -> None:
 
 async def test_w_cycles_the_window(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         status = app.screen.query_one(StatusLine)
         all_requests = app.screen.frame.doc.summary.requests  # type: ignore[attr-defined]
         for window in ("1m", "5m", "15m", "1h", "all"):
             await pilot.press("w")
             assert f"window {window}" in text_of(status)
+            await settled(pilot)
+            assert app.screen.frame.window == window  # type: ignore[attr-defined]
             if window == "1m":
                 assert 0 < app.screen.frame.doc.summary.requests < all_requests  # type: ignore[attr-defined]
                 assert "Totals · 1m" in str(app.screen.query_one(WindowTotals).border_title)
@@ -224,7 +228,7 @@ async def test_w_cycles_the_window(demo: Runtime) -> None:
 
 async def test_s_cycles_the_sort_of_models_and_routes(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("s")
         models = app.screen.query_one(ModelTable)
         assert "by cost" in str(models.border_title)
@@ -239,15 +243,18 @@ async def test_s_cycles_the_sort_of_models_and_routes(demo: Runtime) -> None:
 async def test_p_freezes_the_view_while_ingest_continues() -> None:
     runtime = sample_runtime(minutes=2)
     app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("p")
         assert "PAUSED" in text_of(app.screen.query_one(StatusLine))
         before = recent_calls(app)[0]
         for req in DemoTraffic(99).history(end_ns=int(SAMPLE_NOW * 1e9), minutes=1, per_minute=30):
             runtime.store.ingest(decode_request(req))
-        await pilot.pause(0.7)
+        await pilot.pause()
+        app.screen.tick()  # type: ignore[attr-defined]
+        await settled(pilot)
         assert recent_calls(app)[0] is before
         await pilot.press("p")
+        await settled(pilot)
         assert "PAUSED" not in text_of(app.screen.query_one(StatusLine))
         assert runtime.store.stats().calls_held == len(app.screen.frame.calls)  # type: ignore[attr-defined]
 
@@ -255,12 +262,13 @@ async def test_p_freezes_the_view_while_ingest_continues() -> None:
 async def test_c_clears_only_after_confirming() -> None:
     runtime = sample_runtime(minutes=1)
     app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("c")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert runtime.store.stats().calls_held > 0
         await pilot.press("c", "y")
+        await settled(pilot)
         assert isinstance(app.screen, MainScreen)
         assert runtime.store.stats().calls_held == 0
         assert app.screen.query_one(EmptyState).display
@@ -268,8 +276,9 @@ async def test_c_clears_only_after_confirming() -> None:
 
 async def test_x_exports_the_current_window_and_says_where(demo: Runtime, tmp_path: Path) -> None:
     app = make_app(demo, tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("w", "x")
+        await settled(pilot)
         (path,) = tmp_path.glob("plano-obs-export-*.json")
         assert path.name == "plano-obs-export-20250615-150640.json"
         doc = json.loads(path.read_text())
@@ -280,18 +289,22 @@ async def test_x_exports_the_current_window_and_says_where(demo: Runtime, tmp_pa
 
 async def test_d_dismisses_the_error_banner(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         banner = app.screen.query_one(ErrorBanner)
         assert banner.display
         await pilot.press("d")
         assert not banner.display
-        await pilot.pause(1.2)
-        assert not banner.display
+        before = app.screen.frame  # type: ignore[attr-defined]
+        app.screen.refresh_view()  # type: ignore[attr-defined]
+        await settled(pilot)
+        assert app.screen.frame is not before  # type: ignore[attr-defined]
+        assert app.screen.frame.doc.errors.most_recent.request_id == banner_id(before)  # type: ignore[attr-defined]
+        assert not banner.display  # the same error, read again, stays dismissed
 
 
 async def test_question_mark_shows_help_with_every_key(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         source = app.screen.markdown
@@ -304,7 +317,7 @@ async def test_question_mark_shows_help_with_every_key(demo: Runtime) -> None:
 
 async def test_keys_that_do_not_apply_are_hidden(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         shown = {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}
         assert {"drill", "flagged_only", "window", "dismiss_error", "help", "quit"} <= shown
         assert "back" not in shown
@@ -315,7 +328,7 @@ async def test_keys_that_do_not_apply_are_hidden(demo: Runtime) -> None:
 
 async def test_q_quits(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -323,7 +336,7 @@ async def test_q_quits(demo: Runtime) -> None:
 async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_cursor() -> None:
     runtime = sample_runtime(minutes=2)
     app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         table = app.screen.query_one(RecentTable)
         table.focus()
         await pilot.press("down", "down")
@@ -334,9 +347,16 @@ async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_curso
             target=lambda: [runtime.store.ingest(decode_request(r)) for r in requests])
         thread.start()
         thread.join()
-        await pilot.pause(0.8)
+        await pilot.pause()
+        app.screen.tick()  # type: ignore[attr-defined]
+        await settled(pilot)
         assert app.screen.frame.stats.calls_held == runtime.store.stats().calls_held  # type: ignore[attr-defined]
         assert table.highlighted_key == watched and table.cursor_row > 2
+
+
+def banner_id(frame: object) -> str:
+    """The request id of the most recent error in ``frame``."""
+    return frame.doc.errors.most_recent.request_id  # type: ignore[attr-defined]
 
 
 def _hostile_call() -> DecodeResult:
@@ -360,7 +380,7 @@ async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
     runtime = Runtime(Settings(offline=True))
     runtime.store.ingest(_hostile_call())
     app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         cell = app.screen.query_one(RecentTable).get_row_at(0)[3]  # the model column
         assert isinstance(cell, Text)
         assert "[bold red]pwned[/]" in cell.plain and "\x1b" not in cell.plain
@@ -390,7 +410,7 @@ async def test_header_says_what_was_evicted_and_rejected_while_totals_keep_every
     stats = runtime.store.stats()
     assert stats.evicted_calls > 0 and stats.evicted_traces > 0
     app = make_app(runtime)
-    async with app.run_test(size=(200, 40)):
+    async with running(app, (200, 40)):
         header = text_of(app.screen.query_one(StatusLine))
         assert f"evicted {stats.evicted_calls:,} calls, {stats.evicted_traces:,} traces" in header
         assert "rejected 2" in header
@@ -402,7 +422,7 @@ async def test_calls_that_arrive_during_a_drilldown_show_on_return() -> None:
     runtime = sample_runtime(minutes=3)
     runtime.settings.refresh_ms = 60_000  # no timer refresh: returning must redraw by itself
     app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
         traffic = DemoTraffic(99)
@@ -410,7 +430,7 @@ async def test_calls_that_arrive_during_a_drilldown_show_on_return() -> None:
             [traffic.trace(int((SAMPLE_NOW - 1) * 1e9)) for _ in range(5)])))
         await pilot.pause()
         await pilot.press("escape")
-        await pilot.pause()
+        await settled(pilot)
         assert isinstance(app.screen, MainScreen)
         totals = text_of(app.screen.query_one(WindowTotals))
         assert f"requests {runtime.store.stats().calls:,}" in totals
@@ -418,7 +438,7 @@ async def test_calls_that_arrive_during_a_drilldown_show_on_return() -> None:
 
 async def test_redraws_leave_no_watchers_behind(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.pause()
         before = watcher_count(app)
         for _ in range(30):
@@ -429,7 +449,7 @@ async def test_redraws_leave_no_watchers_behind(demo: Runtime) -> None:
 
 async def test_footer_rebuilds_leave_no_watchers_behind(demo: Runtime) -> None:
     app = make_app(demo)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.pause()
         before = watcher_count(app)
         for _ in range(8):  # each focus change rebuilds the footer's keys
@@ -438,3 +458,30 @@ async def test_footer_rebuilds_leave_no_watchers_behind(demo: Runtime) -> None:
         await pilot.press("tab", "tab")  # back where it started
         await pilot.pause()
         assert watcher_count(app) == before
+
+
+async def test_a_slow_window_read_never_freezes_the_screen() -> None:
+    runtime = sample_runtime(minutes=3)
+    read = runtime.analytics.document
+    release = threading.Event()
+
+    def slow_document(window: str = "all", **kw: object) -> object:
+        if window == "1m":
+            release.wait(timeout=30)  # as the first read of a big window would take
+        return read(window, **kw)  # type: ignore[arg-type]
+
+    runtime.analytics.document = slow_document  # type: ignore[method-assign]
+    app = make_app(runtime)
+    async with running(app) as pilot:
+        screen = app.screen
+        await pilot.press("w")
+        status = text_of(screen.query_one(StatusLine))
+        assert "window 1m reading…" in status  # answered at once, rollups on their way
+        assert "Totals · all" in str(screen.query_one(WindowTotals).border_title)
+        await pilot.press("s")  # keys keep working meanwhile
+        assert "by cost" in str(screen.query_one(ModelTable).border_title)
+        release.set()
+        await settled(pilot)
+        assert screen.frame.window == "1m"  # type: ignore[attr-defined]
+        assert "reading" not in text_of(screen.query_one(StatusLine))
+        assert "Totals · 1m" in str(screen.query_one(WindowTotals).border_title)

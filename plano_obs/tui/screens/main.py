@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from textual import on
+import time
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from plano_obs.model import WINDOWS
 from plano_obs.tui.context import Context
@@ -38,6 +41,18 @@ class StoreChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StoreChanged)
+
+
+class FrameReady(Message):
+    """A frame read in the worker, ready to draw."""
+
+    def __init__(self, frame: Frame) -> None:
+        super().__init__()
+        self.frame = frame
+
+
+class StoreCleared(Message):
+    """Every call and counter was forgotten."""
 
 
 class MainScreen(Screen[None]):
@@ -77,7 +92,9 @@ class MainScreen(Screen[None]):
         self.frame: Frame | None = None
         self.dismissed_error: str | None = None
         self._dirty = True
-        self._last_draw = float("-inf")
+        self._last_request = float("-inf")
+        self._wanted: tuple[str, float] | None = None
+        self._worker: Worker[None] | None = None
         self._bindings_for: tuple[bool, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -100,9 +117,13 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#latest").border_title = "Latest call"
+        # Nothing to show until the first frame arrives from its worker (milliseconds).
+        self.query_one(EmptyState).display = False
+        self.query_one("#dashboard").display = False
+        self.query_one(StatusLine).show(None, self.view)
         self.ctx.runtime.store.subscribe(self._on_ingest)
-        self.set_interval(self.ctx.runtime.settings.refresh_ms / 1000, self._tick)
-        self.refresh_view()
+        self.set_interval(self.ctx.runtime.settings.refresh_ms / 1000, self.tick)
+        self.request_frame()
 
     def on_unmount(self) -> None:
         self.ctx.runtime.store.unsubscribe(self._on_ingest)
@@ -119,27 +140,64 @@ class MainScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         """Back from a covering screen: show what arrived meanwhile at once."""
         if self.frame is not None and not self.view.paused:
-            self.refresh_view()
+            self.request_frame()
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """The refresh timer: read a new frame when data arrived or a second went by."""
         # Nothing to compute while a detail, session or help screen covers this one.
-        if self.view.paused or self.app.screen is not self:
+        if self.view.paused or self.app.screen is not self or self.building:
             return
-        if self._dirty or self.ctx.clock() - self._last_draw >= _IDLE_REDRAW_S:
-            self.refresh_view()
+        if self._dirty or time.monotonic() - self._last_request >= _IDLE_REDRAW_S:
+            self.request_frame()
+
+    @property
+    def building(self) -> bool:
+        """True while a frame is being read in its worker."""
+        worker = self._worker
+        return worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def request_frame(self, now: float | None = None) -> None:
+        """Read a new frame (at ``now``, default the clock) in a worker; it arrives as a
+        ``FrameReady``. A newer request replaces one still being read."""
+        self._dirty = False
+        self._last_request = time.monotonic()
+        wanted = (self.view.window, self.ctx.clock() if now is None else now)
+        self._wanted = wanted
+        self._worker = self._read_frame(*wanted)
 
     def refresh_view(self) -> None:
-        """Read a new frame from the runtime and draw it (while paused: redraw the old one)."""
+        """A new frame now (while paused: redraw the one on screen)."""
         if self.frame is None or not self.view.paused:
-            self._dirty = False
-            self._last_draw = self.ctx.clock()
-            self.frame = take_frame(self.ctx.runtime, self.view.window, self._last_draw)
+            self.request_frame()
+        else:
+            self.draw()
+
+    @work(thread=True, exclusive=True, group="frame", exit_on_error=False)
+    def _read_frame(self, window: str, now: float) -> None:
+        """Runs in a worker thread: read the runtime, never touch a widget."""
+        frame = take_frame(self.ctx.runtime, window, now)
+        if not get_current_worker().is_cancelled:
+            self.post_message(FrameReady(frame))
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        frame = message.frame
+        if (frame.window, frame.now) != self._wanted:
+            return  # read for a window or an instant the user has left since
+        self.frame = frame
         self.draw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.group in ("frame", "export", "clear"):
+            error = worker.error
+            self.notify(f"{type(error).__name__}: {error}", title=f"Could not {worker.name}",
+                        severity="error", timeout=8)
 
     def draw(self) -> None:
         """Render the current frame under the current view state."""
         frame, view = self.frame, self.view
         if frame is None:
+            self.query_one(StatusLine).show(None, view)
             return
         now = frame.now
         self.query_one(StatusLine).show(frame, view)
@@ -155,20 +213,20 @@ class MainScreen(Screen[None]):
         doc = frame.doc
         self.query_one(ErrorBanner).show(doc.errors.most_recent, now, self.dismissed_error)
         self.query_one(LatestCall).show(frame.calls[0] if frame.calls else None, now)
-        self.query_one(WindowTotals).show(doc.summary, view.window)
+        self.query_one(WindowTotals).show(doc.summary, frame.window)
         self.query_one(Trends).show(frame.trend)
         self.query_one(ModelTable).show(view.sorted_models(doc.models), view.sort)
         self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.sort)
         self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
-        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title())
+        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title(frame))
         self._sync_bindings()
 
-    def _recent_title(self) -> str:
+    def _recent_title(self, frame: Frame) -> str:
         parts = ["Recent calls · newest first"]
         if self.view.only:
             parts.append(f"{self.view.only} only")
-        if self.view.window != "all":
-            parts.append(f"last {self.view.window}")
+        if frame.window != "all":
+            parts.append(f"last {frame.window}")
         return " · ".join(parts)
 
     # -- keys -----------------------------------------------------------------------------------
@@ -235,16 +293,11 @@ class MainScreen(Screen[None]):
 
     def action_cycle_window(self) -> None:
         self.view.window = WINDOWS[(WINDOWS.index(self.view.window) + 1) % len(WINDOWS)]
-        self._redraw_keeping_pause()
+        # The header says which window is being read at once; its rollups follow.
+        self.draw()
+        # While paused, the new window is read at the paused instant.
+        self.request_frame(self.frame.now if self.view.paused and self.frame else None)
         self.notify(f"Window: {self.view.window}", timeout=1.5)
-
-    def _redraw_keeping_pause(self) -> None:
-        """A new window needs new rollups; while paused they are read at the paused instant."""
-        if self.view.paused and self.frame is not None:
-            self.frame = take_frame(self.ctx.runtime, self.view.window, self.frame.now)
-            self.draw()
-        else:
-            self.refresh_view()
 
     def action_cycle_sort(self) -> None:
         self.view.sort = SORTS[(SORTS.index(self.view.sort) + 1) % len(SORTS)]
@@ -252,28 +305,43 @@ class MainScreen(Screen[None]):
 
     def action_toggle_pause(self) -> None:
         self.view.paused = not self.view.paused
+        if self.view.paused and self.frame is not None:
+            self._wanted = (self.frame.window, self.frame.now)  # a frame on its way is dropped
         self.refresh_view()
 
     def action_clear(self) -> None:
         def done(yes: bool | None) -> None:
             if yes:
-                self.ctx.runtime.store.clear()
-                self.dismissed_error = None
-                self.frame = None
-                self.refresh_view()
-                self.notify("Cleared every call and counter.", timeout=2)
+                self._clear_store()
 
         self.app.push_screen(
             ConfirmScreen("Forget every call, trace and counter held so far?\n"
                           "Ingest continues; this cannot be undone.", yes="Clear"), done)
 
+    @work(thread=True, group="clear", name="clear", exit_on_error=False)
+    def _clear_store(self) -> None:
+        """Forgetting a million calls frees a million objects: not on the UI loop."""
+        self.ctx.runtime.store.clear()
+        self.post_message(StoreCleared())
+
+    def on_store_cleared(self, _: StoreCleared) -> None:
+        self.dismissed_error = None
+        self.frame = None
+        self.request_frame()
+        self.notify("Cleared every call and counter.", timeout=2)
+
     def action_export(self) -> None:
         now = self.frame.now if self.frame is not None and self.view.paused else self.ctx.clock()
+        self._export(self.view.window, now)
+
+    @work(thread=True, group="export", name="export", exit_on_error=False)
+    def _export(self, window: str, now: float) -> None:
         rt = self.ctx.runtime
-        doc = rt.analytics.document(self.view.window, now=now, stats=rt.store.stats(),
+        doc = rt.analytics.document(window, now=now, stats=rt.store.stats(),
                                     pricing=rt.pricer.info(), source=rt.listen_address)
         path = self.ctx.write_json("plano-obs-export", doc.model_dump_json(indent=2))
-        self.notify(f"Rollups ({self.view.window}) written to {path}", title="Exported")
+        self.app.call_from_thread(
+            self.notify, f"Rollups ({window}) written to {path}", title="Exported")
 
     def action_dismiss_error(self) -> None:
         shown = self.query_one(ErrorBanner).shown

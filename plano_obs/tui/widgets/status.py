@@ -12,14 +12,19 @@ from plano_obs.tui.view import Frame, ViewState
 class StatusLine(Static):
     """One line: PAUSED, window, filters, then calls held, drops, listen address, pricing."""
 
-    def show(self, frame: Frame, view: ViewState) -> None:
-        """Render the line for ``frame`` under ``view``."""
-        s = frame.stats
+    def show(self, frame: Frame | None, view: ViewState) -> None:
+        """Render the line for ``frame`` (None before the first one) under ``view``."""
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" plano obs ", style="bold reverse")
         if view.paused:
             line.append(" ⏸ PAUSED ", style="bold black on yellow")
         line.append(f" window {view.window}", style="bold")
+        if frame is None or frame.window != view.window:
+            line.append(" reading…", style="italic")  # the window's rollups are on their way
+        if frame is None:
+            self.update(line)
+            return
+        s = frame.stats
         if view.only:
             line.append(f" │ {view.only} only", style="bold magenta")
         if view.text:
