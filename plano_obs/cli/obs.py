@@ -12,7 +12,7 @@ from plano_obs import __version__
 from plano_obs.cli._args import add_receiver_arguments, settings_from
 from plano_obs.model import WINDOWS
 from plano_obs.settings import ENV_PREFIX, Settings
-from plano_obs.shutdown import stop_on_signals
+from plano_obs.shutdown import end_process, stop_on_signals
 
 if TYPE_CHECKING:
     from plano_obs.runtime import Runtime
@@ -63,9 +63,12 @@ def run_obs(args: argparse.Namespace) -> int:
             return _run_plain(runtime)
         from plano_obs.tui.app import run_console
 
-        return run_console(runtime)
+        code = run_console(runtime)
     finally:
         runtime.stop()
+    # The terminal is restored and the runtime stopped: tearing the interpreter down would
+    # only free the held calls one by one, which takes seconds with a full store.
+    end_process(code)
 
 
 def _run_plain(runtime: Runtime) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -12,8 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from plano_obs.runtime import Runtime
+from plano_obs.shutdown import QUIT_SIGNALS, on_signals
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEY_IDS, GLOBAL_KEYS
+from plano_obs.tui.quit import DaemonThreads, QuitDeadline
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.screens.help import HelpScreen, help_markdown
 from plano_obs.tui.screens.main import MainScreen
@@ -36,7 +40,11 @@ class ObsApp(App[int]):
     CSS_PATH = "obs.tcss"
     TITLE = "plano obs"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
-    BINDINGS: ClassVar[list[BindingType]] = [*GLOBAL_KEYS]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *GLOBAL_KEYS,
+        # Textual only hints at ctrl+q on ctrl+c; people watching a console expect it to quit.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
+    ]
 
     def __init__(
         self,
@@ -44,9 +52,21 @@ class ObsApp(App[int]):
         *,
         clock: Callable[[], float] = time.time,
         export_dir: Path | None = None,
+        on_quit: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_quit(exit_code)`` is told first whenever the user or a signal asks to quit."""
         super().__init__()
         self.ctx = Context(runtime=runtime, clock=clock, export_dir=export_dir or Path.cwd())
+        self._on_quit = on_quit
+
+    async def action_quit(self) -> None:
+        self.quit_now()
+
+    def quit_now(self, exit_code: int = 0) -> None:
+        """Leave the console with ``exit_code``, whatever screen is open."""
+        if self._on_quit is not None:
+            self._on_quit(exit_code)
+        self.exit(return_code=exit_code)
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.ctx)
@@ -74,7 +94,22 @@ class ObsApp(App[int]):
 
 
 def run_console(runtime: Runtime) -> int:
-    """Run the console until the user quits; returns the exit code."""
-    app = ObsApp(runtime, clock=runtime.clock)
-    app.run()
+    """Run the console until the user quits or a quit signal arrives; returns the exit code."""
+    deadline = QuitDeadline(sys.__stdin__.fileno() if sys.__stdin__ else None,
+                            sys.__stderr__.fileno() if sys.__stderr__ else None)
+    app = ObsApp(runtime, clock=runtime.clock, on_quit=deadline.arm)
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(DaemonThreads())
+
+    def on_signal(_signum: int) -> None:
+        # Runs between two bytecodes of the main thread: only hand the request to the loop.
+        # Quitting on a signal is a normal stop, as in the plain status line: exit code 0.
+        deadline.arm(0)
+        loop.call_soon_threadsafe(app.quit_now, 0)
+
+    try:
+        with on_signals(on_signal, QUIT_SIGNALS):
+            app.run(loop=loop)
+    finally:
+        loop.close()
     return app.return_code or 0

@@ -46,10 +46,10 @@ def help_markdown(sections: Sequence[tuple[str, Sequence[BindingType]]]) -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The help text; any of ``escape``, ``q`` or ``?`` closes it."""
+    """The help text; ``escape`` or ``?`` closes it (``q`` quits, as everywhere)."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "close", "Close help", tooltip="Close help",
+        Binding("escape,question_mark", "close", "Close help", tooltip="Close help",
                 id="close_help"),
     ]
 
