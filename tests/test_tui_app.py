@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console, RenderableType
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, Static
 
 from plano_obs.demo import DemoTraffic
@@ -25,7 +26,7 @@ from plano_obs.tui.screens.help import HelpScreen
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
 from plano_obs.tui.text import clean
-from plano_obs.tui.view import split_key
+from plano_obs.tui.view import call_key, split_key
 from plano_obs.tui.widgets.empty import EmptyState
 from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
@@ -55,7 +56,7 @@ def recent_calls(app: ObsApp) -> list[LLMCall]:
     """The calls the recent table shows, top to bottom."""
     table = app.screen.query_one(RecentTable)
     store = app.ctx.runtime.store
-    return [store.get_call(*split_key(str(k.value))) for k in table.rows]  # type: ignore[misc]
+    return [store.get_call(*split_key(k)) for k in table.row_keys]  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ async def test_enter_opens_the_flagged_call_and_escape_returns_to_the_same_row(
 async def test_n_and_p_walk_the_flagged_calls_without_leaving_the_detail(demo: Runtime) -> None:
     app = make_app(demo)
     async with running(app) as pilot:
-        keys = [str(k.value) for k in app.screen.query_one(FlaggedTable).rows]
+        keys = app.screen.query_one(FlaggedTable).row_keys
         await pilot.press("enter")
         detail = app.screen
         assert isinstance(detail, DetailScreen) and detail.key == keys[0]
@@ -196,7 +197,7 @@ async def test_slash_filters_by_route_text_and_escape_drops_it(demo: Runtime) ->
         assert all(c.route == "summarization" for c in recent_calls(app))
         flagged = app.screen.query_one(FlaggedTable)
         assert flagged.row_count > 0
-        assert all("summarization" in str(flagged.get_row(k)[3]) for k in flagged.rows)
+        assert all("summarization" in str(flagged.cell(k, "Route")) for k in flagged.row_keys)
         await pilot.press("escape")
         assert len(recent_calls(app)) == 200
 
@@ -237,7 +238,7 @@ async def test_s_cycles_the_sort_of_models_and_routes(demo: Runtime) -> None:
         assert costs == sorted(costs, reverse=True)
         first = app.screen.frame.doc.models  # type: ignore[attr-defined]
         top = max(first, key=lambda m: m.cost_usd or -1)
-        assert str(models.get_row_at(0)[0]) == top.model
+        assert str(models.cells_at(0)[0]) == top.model
 
 
 async def test_p_freezes_the_view_while_ingest_continues() -> None:
@@ -333,16 +334,13 @@ async def test_q_quits(demo: Runtime) -> None:
     assert app.return_code == 0
 
 
-async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_cursor() -> None:
+async def test_recent_calls_follow_the_newest_on_the_top_row_and_hold_still_below_it() -> None:
     runtime = sample_runtime(minutes=2)
-    app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
-    async with running(app) as pilot:
-        table = app.screen.query_one(RecentTable)
-        table.focus()
-        await pilot.press("down", "down")
-        watched = table.highlighted_key
-        requests = list(DemoTraffic(5).history(end_ns=int(SAMPLE_NOW * 1e9), minutes=1,
-                                               per_minute=60))
+    app = make_app(runtime)
+    traffic = DemoTraffic(5)
+
+    async def calls_arrive_from_the_receiver_thread(pilot: Pilot) -> None:
+        requests = list(traffic.history(end_ns=int(SAMPLE_NOW * 1e9), minutes=1, per_minute=30))
         thread = threading.Thread(
             target=lambda: [runtime.store.ingest(decode_request(r)) for r in requests])
         thread.start()
@@ -350,8 +348,30 @@ async def test_calls_from_the_receiver_thread_stream_in_without_moving_the_curso
         await pilot.pause()
         app.screen.tick()  # type: ignore[attr-defined]
         await settled(pilot)
+
+    def newest_key() -> str:
+        call = runtime.store.recent_calls(1)[0]
+        return call_key(call.trace_id, call.span_id)
+
+    async with running(app) as pilot:
+        table = app.screen.query_one(RecentTable)
+        table.focus()
+        await calls_arrive_from_the_receiver_thread(pilot)
+        assert table.cursor_row == 0 and table.highlighted_key == newest_key()  # following
+        await pilot.press("down", "down")
+        watched, rows = table.highlighted_key, table.row_keys
+        before = runtime.store.stats().calls
+        await calls_arrive_from_the_receiver_thread(pilot)
+        arrived = runtime.store.stats().calls - before
         assert app.screen.frame.stats.calls_held == runtime.store.stats().calls_held  # type: ignore[attr-defined]
-        assert table.highlighted_key == watched and table.cursor_row > 2
+        assert table.highlighted_key == watched and table.cursor_row == 2  # held on its call
+        assert table.row_keys == rows
+        assert f"held · {arrived} newer calls" in str(table.border_title)
+        await pilot.press("home")
+        app.screen.tick()  # type: ignore[attr-defined]
+        await settled(pilot)
+        assert table.cursor_row == 0 and table.highlighted_key == newest_key()
+        assert "held" not in str(table.border_title)
 
 
 def banner_id(frame: object) -> str:
@@ -381,7 +401,7 @@ async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
     runtime.store.ingest(_hostile_call())
     app = make_app(runtime)
     async with running(app) as pilot:
-        cell = app.screen.query_one(RecentTable).get_row_at(0)[3]  # the model column
+        cell = app.screen.query_one(RecentTable).cell_at(0, "Model")
         assert isinstance(cell, Text)
         assert "[bold red]pwned[/]" in cell.plain and "\x1b" not in cell.plain
         assert not any("red" in str(span.style) for span in cell.spans)
@@ -450,13 +470,12 @@ async def test_redraws_leave_no_watchers_behind(demo: Runtime) -> None:
 async def test_footer_rebuilds_leave_no_watchers_behind(demo: Runtime) -> None:
     app = make_app(demo)
     async with running(app) as pilot:
-        await pilot.pause()
+        await pilot.press("tab")
+        await settled(pilot)
         before = watcher_count(app)
-        for _ in range(8):  # each focus change rebuilds the footer's keys
+        for _ in range(12):  # each focus change rebuilds the footer's keys
             await pilot.press("tab")
-            await pilot.pause()
-        await pilot.press("tab", "tab")  # back where it started
-        await pilot.pause()
+            await settled(pilot)
         assert watcher_count(app) == before
 
 

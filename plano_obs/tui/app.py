@@ -24,7 +24,7 @@ from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.routes import RouteTable
-from plano_obs.tui.widgets.table import KeptCursorTable
+from plano_obs.tui.widgets.table import RowTable
 
 __all__ = ["ObsApp", "run_console"]
 
@@ -76,10 +76,10 @@ class ObsApp(App[int]):
             return
         self.push_screen(HelpScreen(help_markdown([
             ("Everywhere", GLOBAL_KEYS),
-            ("Main screen", [*KeptCursorTable.BINDINGS, *ModelTable.BINDINGS,
+            ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS,
                              *RouteTable.BINDINGS, *_own(MainScreen.BINDINGS)]),
             ("Call detail", _own(DetailScreen.BINDINGS)),
-            ("Session", [*KeptCursorTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
+            ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
         ])))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -6,7 +6,9 @@ characters are removed before anything reaches the terminal. Unknown values read
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from http import HTTPStatus
 
@@ -22,11 +24,14 @@ __all__ = [
     "model_text",
     "ms",
     "pct",
+    "plural",
     "safe",
     "status_text",
     "tokens",
     "tokens_per_second",
     "usd",
+    "usd_decimals",
+    "usd_fixed",
 ]
 
 DASH = "—"
@@ -65,6 +70,25 @@ def usd(value: float | None, *, compact: bool = False) -> str:
     if compact:
         return f"${value:.4f}" if abs(value) >= 0.01 else f"${value:.5f}"
     return f"${value:.6f}".rstrip("0").rstrip(".") if abs(value) >= 1e-6 else f"${value:.2e}"
+
+
+def usd_decimals(values: Iterable[float | None]) -> int:
+    """Decimals one cost column uses for all its rows: enough for its smallest non-zero cost
+    to show two significant digits, between 2 and 6."""
+    smallest = min((abs(v) for v in values if v), default=None)
+    if smallest is None or smallest >= 0.1:
+        return 2
+    return max(2, min(6, 1 - math.floor(math.log10(smallest))))
+
+
+def usd_fixed(value: float | None, decimals: int) -> str:
+    """Dollars with exactly ``decimals`` decimals and thousands separators (unknown: —)."""
+    return DASH if value is None else f"${value:,.{decimals}f}"
+
+
+def plural(n: int | None, noun: str, nouns: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``1,234 calls`` (unknown: ``— calls``)."""
+    return f"{count(n)} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def ms(value: float | None) -> str:

@@ -17,10 +17,8 @@ from plano_obs.model import WINDOW_SECONDS, LLMCall
 from plano_obs.pricing import PricingInfo
 from plano_obs.runtime import Runtime
 
-__all__ = ["SORTS", "Frame", "ViewState", "call_key", "split_key", "take_frame"]
+__all__ = ["Frame", "ViewState", "call_key", "split_key", "take_frame"]
 
-#: Orders of the model and route tables, cycled by ``s``.
-SORTS = ("requests", "cost", "p95 latency", "errors", "flagged")
 #: Calls read from the store per frame; filters pick the shown rows from these.
 RECENT_SCAN = 5_000
 RECENT_ROWS = 200
@@ -45,7 +43,8 @@ class ViewState:
     window: str = "all"
     only: str | None = None  # "flagged" | "errors"
     text: str = ""
-    sort: str = SORTS[0]
+    model_sort: str = "requests"
+    route_sort: str = "requests"
     paused: bool = False
 
     @property
@@ -78,11 +77,11 @@ class ViewState:
 
     def sorted_models(self, models: Sequence[ModelRollup]) -> list[ModelRollup]:
         """Model rollups in the chosen order (most first)."""
-        return sorted(models, key=lambda m: _sort_value(self.sort, m), reverse=True)
+        return sorted(models, key=lambda m: _sort_value(self.model_sort, m), reverse=True)
 
     def sorted_routes(self, routes: Sequence[RouteRollup]) -> list[RouteRollup]:
         """Route rollups in the chosen order (most first)."""
-        return sorted(routes, key=lambda r: _sort_value(self.sort, r), reverse=True)
+        return sorted(routes, key=lambda r: _sort_value(self.route_sort, r), reverse=True)
 
 
 def _sort_value(sort: str, row: ModelRollup | RouteRollup) -> float:

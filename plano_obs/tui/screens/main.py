@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from plano_obs.model import WINDOWS
@@ -19,7 +19,8 @@ from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.screens.session import SessionScreen
-from plano_obs.tui.view import SORTS, Frame, ViewState, call_key, split_key, take_frame
+from plano_obs.tui.text import clean
+from plano_obs.tui.view import Frame, ViewState, call_key, split_key, take_frame
 from plano_obs.tui.widgets.empty import EmptyState
 from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
@@ -29,6 +30,7 @@ from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.status import StatusLine
+from plano_obs.tui.widgets.table import RowTable
 from plano_obs.tui.widgets.totals import WindowTotals
 from plano_obs.tui.widgets.trends import Trends
 
@@ -103,7 +105,8 @@ class MainScreen(Screen[None]):
                     id="filter-input")
         yield ErrorBanner(id="error-banner")
         yield EmptyState(id="empty")
-        with VerticalScroll(id="dashboard"):
+        # Not a focus stop of its own: Tab goes from table to table, each scrolled into view.
+        with VerticalScroll(id="dashboard", can_focus=False):
             with Horizontal(id="summary-row"):
                 yield LatestCall(id="latest", classes="panel")
                 yield WindowTotals(id="totals", classes="panel")
@@ -215,11 +218,36 @@ class MainScreen(Screen[None]):
         self.query_one(LatestCall).show(frame.calls[0] if frame.calls else None, now)
         self.query_one(WindowTotals).show(doc.summary, frame.window)
         self.query_one(Trends).show(frame.trend)
-        self.query_one(ModelTable).show(view.sorted_models(doc.models), view.sort)
-        self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.sort)
+        self.query_one(ModelTable).show(view.sorted_models(doc.models), view.model_sort)
+        self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.route_sort)
+        self._explain_empty_lists(frame)
         self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
-        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title(frame))
+        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title(frame),
+                                         source=(view.only, view.text, frame.window))
         self._sync_bindings()
+
+    def _explain_empty_lists(self, frame: Frame) -> None:
+        """What an empty table says: which filter or window hides everything, and the key
+        that brings it back."""
+        view = self.view
+        narrowing = []
+        if view.only:
+            narrowing.append(f"{view.only} only ({'f' if view.only == 'flagged' else 'e'} "
+                             f"again shows all)")
+        if view.text:
+            narrowing.append(f"filter “{clean(view.text, 30)}”")
+        span = "yet" if frame.window == "all" else f"in the last {frame.window}"
+        window_hint = "" if frame.window == "all" else " · w changes the window"
+        if narrowing:
+            why = f"match {', '.join(narrowing)} · esc clears the filters"
+            flagged, recent = f"No flagged calls {why}", f"No calls {why}"
+        else:
+            flagged = f"No flagged calls {span}{window_hint}"
+            recent = f"No calls {span}{window_hint}"
+        self.query_one(FlaggedTable).empty_text = flagged
+        self.query_one(RecentTable).empty_text = recent
+        for table in (self.query_one(ModelTable), self.query_one(RouteTable)):
+            table.empty_text = f"No calls {span}{window_hint}"
 
     def _recent_title(self, frame: Frame) -> str:
         parts = ["Recent calls · newest first"]
@@ -300,7 +328,17 @@ class MainScreen(Screen[None]):
         self.notify(f"Window: {self.view.window}", timeout=1.5)
 
     def action_cycle_sort(self) -> None:
-        self.view.sort = SORTS[(SORTS.index(self.view.sort) + 1) % len(SORTS)]
+        """Sort the routes when they have the focus, else the models, by their next column."""
+        view = self.view
+        sorts: tuple[str, ...]
+        if isinstance(self.focused, RouteTable):
+            sorts = RouteTable.SORTS
+            view.route_sort = sorts[(sorts.index(view.route_sort) + 1) % len(sorts)]
+            self.notify(f"Routes by {view.route_sort}", timeout=1.5)
+        else:
+            sorts = ModelTable.SORTS
+            view.model_sort = sorts[(sorts.index(view.model_sort) + 1) % len(sorts)]
+            self.notify(f"Models by {view.model_sort}", timeout=1.5)
         self.draw()
 
     def action_toggle_pause(self) -> None:
@@ -367,15 +405,12 @@ class MainScreen(Screen[None]):
         call = self.ctx.runtime.store.get_call(*split_key(table.highlighted_key))
         return call.session_id if call is not None else None
 
-    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+    def on_row_table_highlighted(self, _: RowTable.Highlighted) -> None:
         self._sync_bindings()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_table_selected(self, event: RowTable.Selected) -> None:
         event.stop()
-        key = event.row_key.value
-        if key is None:
-            return
-        table = event.data_table
+        key, table = event.key, event.table
         if isinstance(table, FlaggedTable | RecentTable):
             self.app.push_screen(DetailScreen(self.ctx, key, self._flagged_keys()))
         elif isinstance(table, ModelTable):

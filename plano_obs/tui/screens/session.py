@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
@@ -16,6 +16,7 @@ from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.text import clean, count, usd
 from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.recent import RecentTable
+from plano_obs.tui.widgets.table import RowTable
 
 
 class SessionScreen(Screen[None]):
@@ -34,7 +35,7 @@ class SessionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="session-title")
-        yield RecentTable(id="session-turns")
+        yield RecentTable(id="session-turns", follow=False)
         yield KeysFooter(show_command_palette=True)
 
     def on_mount(self) -> None:
@@ -61,10 +62,9 @@ class SessionScreen(Screen[None]):
         table.show(calls, self.ctx.clock(), f"Turns · oldest first · {len(calls)}")
         table.focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_table_selected(self, event: RowTable.Selected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.app.push_screen(DetailScreen(self.ctx, event.row_key.value, self.flagged))
+        self.app.push_screen(DetailScreen(self.ctx, event.key, self.flagged))
 
     def action_back(self) -> None:
         self.dismiss()

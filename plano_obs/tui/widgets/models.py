@@ -8,26 +8,33 @@ from rich.text import Text
 from textual.binding import Binding
 
 from plano_obs.analytics.document import ModelRollup
-from plano_obs.tui.text import count, ms, safe, usd
-from plano_obs.tui.widgets.table import KeptCursorTable
-
-_COLUMNS = ("Model", "Req", "Err", "Cost", "p95", "🚩")
+from plano_obs.tui.text import count, ms, safe, usd_decimals, usd_fixed
+from plano_obs.tui.widgets.table import Column, RowTable
 
 
-class ModelTable(KeptCursorTable):
+class ModelTable(RowTable):
     """Requests, errors, cost, latency and flags per resolved model."""
 
+    COLUMNS = (
+        Column("Model", keep=90, min_width=12, max_width=48, grow=True),
+        Column("Req", numeric=True, keep=100, sort="requests"),
+        Column("Err", numeric=True, keep=60, sort="errors"),
+        Column("Cost", numeric=True, keep=100, sort="cost"),
+        Column("p95", numeric=True, keep=50, sort="p95 latency"),
+        Column("🚩", numeric=True, keep=40, sort="flagged"),
+    )
+    #: What ``s`` cycles through on this table, in order.
+    SORTS = ("requests", "cost", "p95 latency", "errors", "flagged")
     BINDINGS = [
-        Binding("enter", "select_cursor", "Filter by model", id="filter_row",
+        Binding("enter", "select", "Filter by model", id="filter_row",
                 tooltip="On Models: show only calls of the model under the cursor"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(_COLUMNS, id=id)
-
     def show(self, rows: Sequence[ModelRollup], sort: str) -> None:
         """Render ``rows`` (already in ``sort`` order)."""
-        self.border_title = f"Models · by {sort}"
+        self.sort = sort
+        self.border_title = f"Models · {len(rows):,} · by {sort}"
+        decimals = usd_decimals(m.cost_usd for m in rows)
         seen: set[str] = set()
         out = []
         for m in rows:
@@ -35,15 +42,15 @@ class ModelTable(KeptCursorTable):
             if key in seen:
                 continue
             seen.add(key)
-            out.append((key, [
-                safe(m.model or "(unknown)", "bold" if m.model else "dim", 26),
-                Text(count(m.requests), justify="right"),
-                Text(count(m.errors), style="red" if m.errors else "dim", justify="right"),
-                Text(usd(m.cost_usd, compact=True), justify="right"),
-                Text(ms(m.latency_ms.p95), justify="right"),
-                Text(count(m.flagged) if m.flagged else "", style="magenta", justify="right"),
-            ]))
-        self.replace_rows(out)
+            out.append((key, (
+                safe(m.model or "(unknown)", "bold" if m.model else "dim"),
+                Text(count(m.requests)),
+                Text(count(m.errors), style="red" if m.errors else "dim"),
+                Text(usd_fixed(m.cost_usd, decimals)),
+                Text(ms(m.latency_ms.p95)),
+                Text(count(m.flagged) if m.flagged else "", style="magenta"),
+            )))
+        self.set_rows(out)
 
     @property
     def highlighted_model(self) -> str | None:

@@ -8,17 +8,16 @@ from rich.text import Text
 from textual.binding import Binding
 
 from plano_obs.analytics.document import RouteRollup
-from plano_obs.tui.text import DASH, count, safe, usd
-from plano_obs.tui.widgets.table import KeptCursorTable
+from plano_obs.tui.text import DASH, count, safe, usd_decimals, usd_fixed
+from plano_obs.tui.widgets.table import Column, RowTable
 
-_COLUMNS = ("Route", "Req", "Share", "Err", "Cost")
 _BAR = 5
 
 
 def share_bar(share_pct: float | None) -> Text:
     """``52.6% ████▏`` — the share with a small bar (eighth-block resolution)."""
     if share_pct is None:
-        return Text(f"{DASH:>6}", style="dim")
+        return Text(DASH, style="dim")
     eighths = round(max(0.0, min(100.0, share_pct)) / 100 * _BAR * 8)
     bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
     out = Text(f"{share_pct:5.1f}% ")
@@ -26,28 +25,38 @@ def share_bar(share_pct: float | None) -> Text:
     return out
 
 
-class RouteTable(KeptCursorTable):
-    """Requests, share, errors and cost per routing preference; direct traffic too."""
+class RouteTable(RowTable):
+    """Requests, share, errors, cost and flags per routing preference; direct traffic too."""
 
+    COLUMNS = (
+        Column("Route", keep=90, min_width=10, max_width=40, grow=True),
+        Column("Req", numeric=True, keep=100, sort="requests"),
+        Column("Share", keep=30, min_width=12, max_width=12),
+        Column("Err", numeric=True, keep=60, sort="errors"),
+        Column("Cost", numeric=True, keep=100, sort="cost"),
+        Column("🚩", numeric=True, keep=40, sort="flagged"),
+    )
+    #: What ``s`` cycles through on this table, in order.
+    SORTS = ("requests", "cost", "errors", "flagged")
     BINDINGS = [
-        Binding("enter", "select_cursor", "Filter by route", id="filter_row",
+        Binding("enter", "select", "Filter by route", id="filter_row",
                 tooltip="On Routes: show only calls of the route under the cursor"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(_COLUMNS, id=id)
-
     def show(self, rows: Sequence[RouteRollup], sort: str) -> None:
         """Render ``rows`` (already in ``sort`` order)."""
-        self.border_title = f"Routes · share of routed calls · by {sort}"
-        self.replace_rows([
-            (r.route if r.route is not None else "\x00direct", [
-                safe(r.route, "bold", 16) if r.route is not None else Text("(direct)", "dim"),
-                Text(count(r.requests), justify="right"),
+        self.sort = sort
+        self.border_title = f"Routes · {len(rows):,} · by {sort}"
+        decimals = usd_decimals(r.cost_usd for r in rows)
+        self.set_rows([
+            (r.route if r.route is not None else "\x00direct", (
+                safe(r.route, "bold") if r.route is not None else Text("(direct)", "dim"),
+                Text(count(r.requests)),
                 share_bar(r.share_pct),
-                Text(count(r.errors), style="red" if r.errors else "dim", justify="right"),
-                Text(usd(r.cost_usd, compact=True), justify="right"),
-            ])
+                Text(count(r.errors), style="red" if r.errors else "dim"),
+                Text(usd_fixed(r.cost_usd, decimals)),
+                Text(count(r.flagged) if r.flagged else "", style="magenta"),
+            ))
             for r in rows
         ])
 
