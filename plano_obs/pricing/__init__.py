@@ -6,9 +6,9 @@ arguments uses the snapshot shipped with the package and never touches the netwo
 
 from plano_obs.model import prompt_is_exclusive
 from plano_obs.pricing._catalog import Catalog, CatalogError, PriceEntry, Rates
-from plano_obs.pricing._cost import DRIFT_THRESHOLD
+from plano_obs.pricing._cost import DRIFT_THRESHOLD, CompiledPrice
 from plano_obs.pricing._fetch import default_cache_dir
-from plano_obs.pricing._names import canonical
+from plano_obs.pricing._names import canonical, identity
 from plano_obs.pricing._pricer import Pricer, PricingInfo
 from plano_obs.pricing._resolve import (
     AMBIGUOUS,
@@ -30,6 +30,7 @@ __all__ = [
     "Resolution",
     "Catalog",
     "CatalogError",
+    "CompiledPrice",
     "CostSource",
     "PriceEntry",
     "Pricer",
@@ -38,5 +39,6 @@ __all__ = [
     "Rates",
     "canonical",
     "default_cache_dir",
+    "identity",
     "prompt_is_exclusive",
 ]
