@@ -15,7 +15,7 @@ resample as random accesses over the whole data:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -92,24 +92,39 @@ def weighted_quantile(pools: Sequence[np.ndarray], weights: Sequence[float],
     return float(support[min(j, len(support) - 1)])
 
 
-def quantile_replicates(pools: Sequence[np.ndarray], weights: Sequence[float], q: float,
+def quantile_replicates(cells: Sequence[np.ndarray],
+                        weigh: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], q: float,
                         iterations: int, rng: np.random.Generator) -> np.ndarray | None:
-    """Bootstrap replicates of :func:`weighted_quantile`, each pool resampled within itself."""
-    kept = [(p, w) for p, w in zip(pools, weights, strict=True) if len(p) and w > 0]
-    if not kept:
+    """Bootstrap replicates of a weighted quantile over cells of sorted values.
+
+    Each replicate resamples every value jointly (a multinomial over the cells, then uniform
+    draws inside each), asks ``weigh(counts)`` for the weight of one draw of each cell given the
+    replicate's cell counts ((iterations, cells) -> weights of that shape, and which replicates
+    are valid), and finds the smallest value whose cumulative weight reaches ``q`` of the
+    whole. NaN where a replicate is invalid or has no weight.
+    """
+    sizes = np.array([len(c) for c in cells], dtype=np.int64)
+    total = int(sizes.sum())
+    if total == 0:
         return None
-    support = np.unique(np.concatenate([p for p, _ in kept]))
-    w = np.array([wt for _, wt in kept])
-    sizes = np.array([len(p) for p, _ in kept], dtype=np.int64)
-    threshold = _threshold(w, sizes.astype(np.float64), q)
-    # Population counts at or below each support value, per pool: (pools, support).
-    population = np.stack([np.searchsorted(p, support, side="right") for p, _ in kept])
+    counts = rng.multinomial(total, sizes / total, size=iterations)
+    raw_weights, valid = weigh(counts)
+    weights = np.asarray(raw_weights, dtype=np.float64).T  # (cells, iterations)
+    live = [i for i in range(len(cells)) if sizes[i] and bool((weights[i] > 0).any())]
+    if not live:
+        return np.full(iterations, np.nan)
+    support = np.unique(np.concatenate([cells[i] for i in live]))
+    w = weights[live]
+    n_hi = counts.T[live].astype(np.int64)
+    whole = (w * n_hi).sum(axis=0)
+    threshold = q * whole - _EPS * whole
+    # Population counts at or below each support value, per cell: (cells, support).
+    population = np.stack([np.searchsorted(cells[i], support, side="right") for i in live])
     lo = np.full(iterations, -1, dtype=np.int64)
     hi = np.full(iterations, len(support) - 1, dtype=np.int64)
-    n_lo = np.zeros((len(kept), iterations), dtype=np.int64)
-    n_hi = np.repeat(sizes[:, None], iterations, axis=1)
-    pop_lo = np.zeros((len(kept), iterations), dtype=np.int64)
-    pop_hi = np.repeat(sizes[:, None], iterations, axis=1)
+    n_lo = np.zeros_like(n_hi)
+    pop_lo = np.zeros_like(n_hi)
+    pop_hi = np.repeat(sizes[live][:, None], iterations, axis=1)
     while True:
         active = hi - lo > 1
         if not active.any():
@@ -119,7 +134,7 @@ def quantile_replicates(pools: Sequence[np.ndarray], weights: Sequence[float], q
         span = pop_hi - pop_lo
         share = np.divide(pop_mid - pop_lo, span, out=np.zeros(span.shape), where=span > 0)
         n_mid = n_lo + rng.binomial(n_hi - n_lo, np.clip(share, 0.0, 1.0))
-        reached = (w[:, None] * n_mid).sum(axis=0) >= threshold
+        reached = (w * n_mid).sum(axis=0) >= threshold
         go_low = active & reached
         go_high = active & ~reached
         hi = np.where(go_low, mid, hi)
@@ -128,7 +143,7 @@ def quantile_replicates(pools: Sequence[np.ndarray], weights: Sequence[float], q
         lo = np.where(go_high, mid, lo)
         n_lo = np.where(go_high, n_mid, n_lo)
         pop_lo = np.where(go_high, pop_mid, pop_lo)
-    return support[hi]
+    return np.where((whole > 0) & valid, support[hi], np.nan)
 
 
 def percentile_interval(replicates: np.ndarray | None, confidence: float = 0.95

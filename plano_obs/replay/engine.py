@@ -103,7 +103,7 @@ _NAMES = attrgetter("route", "model_requested", "model", "provider", "session_id
 _FIELDS = attrgetter("prompt_tokens", "completion_tokens", "cached_input_tokens",
                      "cache_creation_tokens", "reasoning_tokens", "duration_ms", "status_code",
                      "span_status", "flagged", "signals", "api_path", "provider", "model")
-_COST = attrgetter("cost_usd", "source", "catalog_cost_usd", "drift", "catalog_entry")
+_COST = attrgetter("cost_usd", "source", "drift")
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray:
@@ -165,13 +165,15 @@ class _Columns:
             None if s is None else s.quality for s in signals)
 
         costs = [c.cost if c.cost is not None else pricer.price(c) for c in calls]
-        cost_usd, cost_source, catalog_cost, drift, entry = zip(*map(_COST, costs),
-                                                                 strict=True)
+        cost_usd, cost_source, drift = zip(*map(_COST, costs), strict=True)
         self.baseline = _floats(cost_usd)
         self.baseline_source = [s if c is not None else None
                                 for s, c in zip(cost_source, cost_usd, strict=True)]
         self.drift = np.array(drift, dtype=bool)
-        self.model_code, self.model_keys = _codes(map(model_identity, model))
+        # Identity per distinct spelling, then codes per identity: spellings repeat a lot.
+        spelling_code, spellings = _codes(model)
+        identity_code, self.model_keys = _codes(map(model_identity, spellings))
+        self.model_code = identity_code[spelling_code]
         self.route_code, self.routes = _codes(name[0] for name in self.names)
 
     def code_of(self, key: str | None) -> int:
@@ -473,46 +475,72 @@ def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
              ) -> tuple[LatencyTotals, tuple[np.ndarray, list[str]]]:
     """Percentiles before and after; moved calls take their target's latency distribution.
 
-    The projected population mixes the calls that keep their own latency with, for each target,
-    its successful calls' latencies weighted by how many calls moved to it. Each part is
-    resampled within itself for the intervals, so a target with little history shows it.
+    The projected population is every call that keeps its own latency, plus, for each target,
+    its successful calls in the window weighted by the number of calls moved to it over the
+    number it served. The intervals resample all calls jointly, so a target's latency history
+    is resampled too: little history shows as a wide interval.
     """
     known = ~np.isnan(cols.latency)
     ok = known & ~cols.failed
-    # The model code each moved call goes to (-1: its target has no call in the window).
+    # The model code each moved call goes to (-1: no call in the window ran its target).
     rule_code = np.array([-1 if t is None else cols.code_of(t.key) for t in targets] or [-1])
     dest = np.where(moved, rule_code[np.maximum(target_of, 0)], -1)
-    history: dict[int, np.ndarray] = {
-        int(code): np.sort(cols.latency[(cols.model_code == code) & ok])
-        for code in np.unique(dest[dest >= 0])}
-    with_history = np.zeros(cols.n, dtype=bool)
-    for code, pool in history.items():
-        if pool.size:
-            with_history |= dest == code
+    target_codes = np.unique(dest[dest >= 0])
+    in_history = ok & np.isin(cols.model_code, target_codes)
+    served = np.bincount(cols.model_code[in_history], minlength=len(cols.model_keys))
+    projected = moved & ok & (dest >= 0) & (served[np.maximum(dest, 0)] > 0)
     failed_kept = moved & known & cols.failed
-    unprojected = moved & known & ~cols.failed & ~with_history
-    projected = moved & known & ~cols.failed & with_history
+    unprojected = moved & ok & ~projected
     lat_outcome = np.full(cols.n, "unchanged", dtype=object)
     lat_outcome[projected] = "projected"
     lat_outcome[unprojected] = "no target history"
     lat_outcome[failed_kept] = "failed call"
     lat_outcome[~known] = "unknown"
+
     projected_ms = cols.latency.copy()
-    moved_to: dict[int, int] = {}
-    for code, pool in history.items():
-        rows = projected & (dest == code)
-        if rows.any():
-            moved_to[code] = int(rows.sum())
-            projected_ms[rows] = weighted_quantile([pool], [1.0], 0.5)
-    baseline_pool = np.sort(cols.latency[known])
-    codes = sorted(moved_to)
-    pools = [np.sort(cols.latency[known & ~projected])] + [history[c] for c in codes]
-    weights = [1.0] + [moved_to[c] / history[c].size for c in codes]
+    for code in np.unique(dest[projected]):
+        pool = np.sort(cols.latency[in_history & (cols.model_code == code)])
+        projected_ms[projected & (dest == code)] = weighted_quantile([pool], [1.0], 0.5)
+
+    # Cells of calls that play the same part: (keeps its own latency, history of which target,
+    # moved to which target); latencies sorted within each.
+    own = known & ~projected
+    hist = np.where(in_history, cols.model_code, -1)
+    to = np.where(projected, dest, -1)
+    rows = np.flatnonzero(known)
+    keys = np.stack([own[rows].astype(np.int64), hist[rows], to[rows]], axis=1)
+    cell_keys, cell_of = np.unique(keys, axis=0, return_inverse=True)
+    cell_of = cell_of.reshape(-1)
+    order = np.lexsort((cols.latency[rows], cell_of))
+    bounds = np.searchsorted(cell_of[order], np.arange(len(cell_keys) + 1))
+    ordered_latency = cols.latency[rows][order]
+    cells = [ordered_latency[bounds[i]:bounds[i + 1]] for i in range(len(cell_keys))]
+    cell_own = cell_keys[:, 0].astype(np.float64)
+    cell_hist = cell_keys[:, 1]
+    cell_to = cell_keys[:, 2]
+    codes = sorted(set(cell_hist[cell_hist >= 0].tolist()) | set(cell_to[cell_to >= 0].tolist()))
+
+    def weigh(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts = counts.astype(np.float64)
+        weights = np.broadcast_to(cell_own, counts.shape).copy()
+        valid = np.ones(counts.shape[0], dtype=bool)
+        for code in codes:
+            moved_here = counts[:, cell_to == code].sum(axis=1)
+            history = counts[:, cell_hist == code].sum(axis=1)
+            valid &= ~((moved_here > 0) & (history == 0))
+            share = np.divide(moved_here, history, out=np.zeros_like(history),
+                              where=history > 0)
+            weights[:, cell_hist == code] += share[:, None]
+        return weights, valid
+
+    sizes = np.array([[len(c) for c in cells]], dtype=np.float64)
+    point_weights = weigh(sizes)[0][0]
 
     def projected_estimate(q: float) -> Estimate:
-        value = weighted_quantile(pools, weights, q)
-        return _estimate(value, quantile_replicates(pools, weights, q, iterations, rng))
+        value = weighted_quantile(cells, list(point_weights), q)
+        return _estimate(value, quantile_replicates(cells, weigh, q, iterations, rng))
 
+    baseline_pool = np.sort(cols.latency[known])
     totals = LatencyTotals(
         baseline_p50_ms=weighted_quantile([baseline_pool], [1.0], 0.5),
         baseline_p95_ms=weighted_quantile([baseline_pool], [1.0], 0.95),
