@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import socket
 import time
 from typing import Any
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -125,3 +128,18 @@ def send(port: int, req: ExportTraceServiceRequest) -> None:
             request_serializer=ExportTraceServiceRequest.SerializeToString,
             response_deserializer=ExportTraceServiceResponse.FromString)
         export(req, timeout=5)
+
+
+def otlp_json_line(req: ExportTraceServiceRequest) -> str:
+    """One line as the Collector's file exporter writes it (ids in hex)."""
+
+    def hexify(o: Any) -> Any:
+        if isinstance(o, dict):
+            return {k: (base64.b64decode(v).hex()
+                        if k in ("traceId", "spanId", "parentSpanId") else hexify(v))
+                    for k, v in o.items()}
+        if isinstance(o, list):
+            return [hexify(x) for x in o]
+        return o
+
+    return json.dumps(hexify(MessageToDict(req)))

@@ -9,39 +9,21 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
 from plano_obs.cli.export import add_export_arguments, run_export
 
-from otlp_fixtures import llm_attrs, request, send, span, wait_listening
+from otlp_fixtures import llm_attrs, otlp_json_line, request, send, span, wait_listening
 
 
 def parse(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     add_export_arguments(p)
     return p.parse_args(list(argv))
-
-
-def otlp_json_line(req: ExportTraceServiceRequest) -> str:
-    """One line as the Collector's file exporter writes it (ids in hex)."""
-    d = MessageToDict(req)
-
-    def hexify(o: Any) -> Any:
-        if isinstance(o, dict):
-            return {k: (__import__("base64").b64decode(v).hex()
-                        if k in ("traceId", "spanId", "parentSpanId") else hexify(v))
-                    for k, v in o.items()}
-        if isinstance(o, list):
-            return [hexify(x) for x in o]
-        return o
-
-    return json.dumps(hexify(d))
 
 
 def traffic() -> list[ExportTraceServiceRequest]:

@@ -1,4 +1,6 @@
-"""The ``plano`` command: ``plano obs`` (the console) and its ``export``, ``pricing``, ``demo``.
+"""The ``plano`` command: ``plano obs`` (the console) and its subcommands.
+
+``export``, ``pricing``, ``demo`` and ``whatif``.
 
 Each command lives in its own module and imports only the leaf ``_args`` and ``diagnostics``;
 Textual is imported only when the console opens, so ``export`` and ``pricing`` start fast.
@@ -11,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from plano_obs import __version__
-from plano_obs.cli import demo, export, obs, pricing
+from plano_obs.cli import demo, export, obs, pricing, whatif
 from plano_obs.cli._args import ArgumentParser, CommandLineError, HelpFormatter
 from plano_obs.cli.diagnostics import UsageError, report, warnings_once
 
@@ -47,10 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send realistic gateway traffic (LLM calls, errors, flagged sessions) to an\n"
                     "OTLP/gRPC receiver: a plano obs running elsewhere, a Collector, ...")
     demo.add_demo_arguments(demo_parser)
+    whatif_parser = obs_sub.add_parser(
+        "whatif", formatter_class=HelpFormatter,
+        help="replay recorded calls under proposed routing rules: cost, latency, quality",
+        description=whatif.DESCRIPTION)
+    whatif.add_whatif_arguments(whatif_parser)
     # A flag given before the subcommand (plano obs --port 5000 export) must survive the
     # subcommand's own default for it.
     shared = {a.dest for a in obs_parser._actions if a.option_strings}
-    for sub_parser in (export_parser, pricing_parser, demo_parser):
+    for sub_parser in (export_parser, pricing_parser, demo_parser, whatif_parser):
         for action in sub_parser._actions:
             if action.dest in shared and action.option_strings and action.dest != "help":
                 action.default = argparse.SUPPRESS
@@ -72,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return export.run_export(args)
         if args.obs_command == "pricing":
             return pricing.run_pricing(args)
+        if args.obs_command == "whatif":
+            return whatif.run_whatif(args)
         if args.obs_command == "demo":
             try:
                 return demo.run_demo(args)
@@ -85,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _typed_command(argv: list[str]) -> str:
     words = ["plano"]
-    expected = [("obs",), ("export", "pricing", "demo")]
+    expected = [("obs",), ("export", "pricing", "demo", "whatif")]
     for token in argv:
         if not expected:
             break

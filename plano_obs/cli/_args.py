@@ -23,7 +23,7 @@ __all__ = [
     "settings_from",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
 
 
 class CommandLineError(UsageError):
@@ -97,11 +97,12 @@ def plural(n: int, word: str) -> str:
 
 
 def parse_duration(text: str, flag: str) -> float:
-    """Seconds from ``'30'``, ``'30s'``, ``'5m'``, ``'1h'`` or ``'500ms'``."""
+    """Seconds from ``'30'``, ``'30s'``, ``'5m'``, ``'1h'``, ``'7d'`` or ``'500ms'``."""
     m = _DURATION.match(text)
     if m is None:
         raise UsageError(f"bad {flag} {text!r}: expected a duration such as 30, 30s, 5m or 1h")
-    value = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
+    value = float(m.group(1)) * unit
     if value <= 0:
         raise UsageError(f"bad {flag} {text!r}: must be more than zero")
     return value

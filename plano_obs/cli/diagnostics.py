@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
     OK = 0
     UNPRICED = 1  # ``plano obs pricing``: some name has no price
     USAGE = 2  # bad flags, files, config or port: one line on stderr
-    GATE = 3  # ``plano obs export``: a ``--fail-on`` threshold broke
+    GATE = 3  # ``plano obs export`` and ``whatif``: a ``--fail-on`` threshold broke
 
 
 class UsageError(ValueError):

@@ -6,14 +6,13 @@ Exit codes: 0 written, 2 bad input (one line on stderr), 3 a ``--fail-on`` thres
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
-from typing import Any, TextIO
 
 from plano_obs.analytics.document import ExportDocument, json_schema
 from plano_obs.cli._args import add_receiver_arguments, parse_duration, plural, settings_from
+from plano_obs.cli._files import read_otlp_json_files
 from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
 from plano_obs.files import write_atomic
@@ -140,40 +139,6 @@ def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: li
                              source="files: " + ", ".join(files))
     read = f"{plural(store.stats().calls, 'call')} read from {plural(good_lines, 'line')}"
     return _finish(doc, args, gates, received=read)
-
-
-def read_otlp_json_files(
-    files: list[str], store: Any, decode: Any
-) -> tuple[int, int, str | None]:
-    """Ingest every line of every file; returns (good lines, bad lines, where the first bad was).
-
-    A good line is an ``ExportTraceServiceRequest`` with at least one span in it.
-    """
-    good, bad, first = 0, 0, None
-    for name in files:
-        try:
-            f: TextIO = open(name, encoding="utf-8", errors="replace")  # noqa: SIM115
-        except OSError as e:
-            raise UsageError(f"cannot read {name}: {e.strerror or e}") from None
-        with f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    result = decode(obj)
-                    if not (result.calls or result.spans or result.rejected):
-                        raise ValueError("no spans: not an OTLP/JSON ExportTraceServiceRequest")
-                except (ValueError, TypeError, KeyError, RecursionError) as e:
-                    bad += 1
-                    if first is None:
-                        first = f"{name}:{lineno}: {str(e).splitlines()[0][:200] if str(e) else e}"
-                    continue
-                good += 1
-                store.ingest(result)
-    return good, bad, first
 
 
 def _run_listen(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from plano_obs.analytics.document import ExportDocument
 
@@ -78,24 +79,27 @@ class GateResult:
     message: str
 
 
-def parse_gate(text: str) -> Gate:
-    """Parse ``'p95_latency_ms>2000'``; raises GateError with a one-line reason."""
+def parse_gate(text: str, metrics: Mapping[str, Callable[[Any], float | None]] = GATE_METRICS
+               ) -> Gate:
+    """Parse ``'p95_latency_ms>2000'`` against ``metrics``; GateError has a one-line reason."""
     m = _RE.match(text)
     if m is None:
         raise GateError(f"bad --fail-on {text!r}: expected METRIC OP NUMBER with OP one of "
                         f"> >= < <= ==, e.g. 'p95_latency_ms>2000'")
     metric, op, number = m.groups()
-    if metric not in GATE_METRICS:
+    if metric not in metrics:
         raise GateError(f"bad --fail-on {text!r}: unknown metric {metric!r}; use one of "
-                        f"{', '.join(GATE_METRICS)}")
+                        f"{', '.join(metrics)}")
     return Gate(metric, op, float(number))
 
 
-def check_gates(doc: ExportDocument, gates: list[Gate]) -> list[GateResult]:
-    """Evaluate every gate; an unknown (null) metric breaks its gate rather than pass."""
+def check_gates(doc: Any, gates: list[Gate],
+                metrics: Mapping[str, Callable[[Any], float | None]] = GATE_METRICS
+                ) -> list[GateResult]:
+    """Evaluate every gate on ``doc``; an unknown (null) metric breaks its gate, never passes."""
     results = []
     for gate in gates:
-        value = GATE_METRICS[gate.metric](doc)
+        value = metrics[gate.metric](doc)
         if value is None:
             why = _UNKNOWN_BECAUSE.get(gate.metric, "no call reported it")
             results.append(GateResult(gate, None, True,

@@ -1,0 +1,306 @@
+"""``plano obs whatif``: replay recorded calls under proposed rules, headless.
+
+Exit codes (:class:`~plano_obs.cli.diagnostics.ExitCode`), as the export's: 0 done, 2 bad
+input (one line on stderr), 3 a ``--fail-on`` threshold broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from plano_obs.cli._args import parse_duration
+from plano_obs.cli._files import read_otlp_json_files
+from plano_obs.cli.diagnostics import ExitCode, UsageError, report
+from plano_obs.export.gates import check_gates, parse_gate
+from plano_obs.model import DecodeResult, LLMCall
+from plano_obs.replay.schema import Estimate, WhatIfResult, json_schema
+
+__all__ = ["DESCRIPTION", "WHATIF_METRICS", "add_whatif_arguments", "read_calls", "run_whatif",
+           "summary_text"]
+
+DESCRIPTION = (
+    "Replay the calls of a window under proposed rules (RULES.yaml) and say what they\n"
+    "would have cost, how fast they would have been and what the targets' quality\n"
+    "signals were, with 95% bootstrap intervals. Never invents savings: a target with\n"
+    "no price leaves its calls unchanged and is counted.")
+
+_PROG = "plano obs whatif"
+DEFAULT_SEED = 0
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+#: ``--fail-on`` metrics: name -> how to read it from a result (None = unknown).
+WHATIF_METRICS: dict[str, Callable[[WhatIfResult], float | None]] = {
+    "savings_usd": lambda r: r.totals.savings_usd.value,
+    "savings_usd_low": lambda r: r.totals.savings_usd.ci_low,
+    "savings_usd_high": lambda r: r.totals.savings_usd.ci_high,
+    "savings_pct": lambda r: r.totals.savings_pct.value,
+    "savings_pct_low": lambda r: r.totals.savings_pct.ci_low,
+    "savings_pct_high": lambda r: r.totals.savings_pct.ci_high,
+    "baseline_cost_usd": lambda r: r.totals.baseline_cost_usd,
+    "projected_cost_usd": lambda r: r.totals.projected_cost_usd,
+    "projected_p50_latency_ms": lambda r: r.totals.latency.projected_p50_ms.value,
+    "projected_p95_latency_ms": lambda r: r.totals.latency.projected_p95_ms.value,
+    "projected_p95_latency_ms_high": lambda r: r.totals.latency.projected_p95_ms.ci_high,
+    "calls": lambda r: r.totals.calls,
+    "matched": lambda r: r.totals.matched,
+    "moved": lambda r: r.totals.moved,
+    "unpriceable": lambda r: r.totals.unpriceable,
+    "latency_unprojected": lambda r: r.totals.latency.unprojected,
+}
+
+
+def add_whatif_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``plano obs whatif``."""
+    parser.add_argument("rules", nargs="?", metavar="RULES.yaml",
+                        help="the proposed rules (YAML or JSON); see the README")
+    src = parser.add_argument_group("input")
+    src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
+                     help="OTLP/JSON files as the OpenTelemetry Collector's file exporter writes "
+                          "them (one ExportTraceServiceRequest per line)")
+    win = parser.add_argument_group("window (by each call's end time)")
+    win.add_argument("--window", default=None, metavar="W",
+                     help="the last W of the recorded traffic, e.g. 1h, 24h, 7d, 30d; or all "
+                          "(default: all)")
+    win.add_argument("--since", default=None, metavar="TIME",
+                     help="start: an ISO time (2026-11-20T09:00Z) or a span before the last "
+                          "call (24h)")
+    win.add_argument("--until", default=None, metavar="TIME",
+                     help="end: an ISO time or a span before the last call (default: the last "
+                          "call)")
+    boot = parser.add_argument_group("intervals")
+    boot.add_argument("--seed", type=int, default=None,
+                      help=f"bootstrap seed (default: {DEFAULT_SEED})")
+    boot.add_argument("--iterations", type=int, default=1000,
+                      help="bootstrap replicates per interval")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true",
+                     help="print the full result as JSON instead of the summary")
+    out.add_argument("--calls", action="store_true",
+                     help="include every call (rule, costs, latency) in the JSON")
+    out.add_argument("-o", "--output", metavar="FILE",
+                     help="also write the JSON here (atomically)")
+    out.add_argument("--schema", action="store_true",
+                     help="print the JSON Schema of the result and exit")
+    out.add_argument("--fail-on", action="append", default=None, metavar="EXPR",
+                     help="exit 3 when the expression holds, e.g. 'savings_pct<10', "
+                          "'projected_p95_latency_ms>3000'; repeatable; unknown values fail")
+    p = parser.add_argument_group("pricing")
+    p.add_argument("--pricing-file", default=None,
+                   help="pricing overrides, YAML or JSON (rates per million tokens, aliases)")
+    p.add_argument("--config", default=None,
+                   help="Plano config file (model_aliases, model_metrics_sources)")
+
+
+def run_whatif(args: argparse.Namespace) -> int:
+    """Run ``plano obs whatif``; returns the exit code."""
+    try:
+        return _run(args)
+    except Exception as e:  # report() re-raises what is not a user error
+        return report(e, _PROG)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from plano_obs.replay import ReplayError, RulesError, load_rules, replay
+
+    # Flags the console shares (--seed, --window, --config...) may be absent: they default there.
+    for name in ("seed", "window", "pricing_file", "config"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    if args.schema:
+        sys.stdout.write(json_schema() + "\n")
+        return ExitCode.OK
+    if not args.rules:
+        raise UsageError("give the rules file: plano obs whatif RULES.yaml --from FILE...")
+    gates = [parse_gate(g, WHATIF_METRICS) for g in args.fail_on or []]
+    if not args.from_files:
+        raise UsageError("give the calls to replay: --from FILE...")
+    if args.window is not None and args.since is not None:
+        raise UsageError("give --window or --since, not both")
+    try:
+        rule_set = load_rules(args.rules)
+    except RulesError as e:
+        raise UsageError(str(e)) from None
+    pricer = _pricer(args)
+    calls, source = read_calls(args.from_files, pricer)
+    if not calls:
+        raise UsageError(f"no LLM calls in {', '.join(args.from_files)}")
+    window = _window(args, max(c.end_ns for c in calls))
+    try:
+        seed = DEFAULT_SEED if args.seed is None else args.seed
+        result = replay(calls, rule_set, pricer, window=window, seed=seed,
+                        iterations=args.iterations, source=source, include_calls=args.calls)
+    except ReplayError as e:
+        raise UsageError(str(e)) from None
+    text = result.model_dump_json(indent=2, exclude_none=False) + "\n"
+    if args.output:
+        from plano_obs.files import write_atomic
+
+        try:
+            write_atomic(args.output, text)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from None
+    sys.stdout.write(text if args.json else summary_text(result))
+    sys.stdout.flush()
+    broken = [r for r in check_gates(result, gates, WHATIF_METRICS) if r.broken]
+    for r in broken:
+        print(f"{_PROG}: gate failed: {r.message}", file=sys.stderr)
+    return ExitCode.GATE if broken else ExitCode.OK
+
+
+def _pricer(args: argparse.Namespace) -> Any:
+    from plano_obs.pricing import Pricer
+
+    # Never refreshed: the same files give the same prices, hence the same result.
+    return Pricer(pricing_file=args.pricing_file, plano_config=args.config, offline=True)
+
+
+class _Collector:
+    """Keeps every decoded LLM call once (exporter retries dropped), priced."""
+
+    def __init__(self, pricer: Any) -> None:
+        self.pricer = pricer
+        self.calls: list[LLMCall] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.rejected = 0
+
+    def ingest(self, result: DecodeResult) -> int:
+        self.rejected += len(result.rejected)
+        added = 0
+        for call in result.calls:
+            if call.key in self.seen:
+                continue
+            self.seen.add(call.key)
+            call.cost = self.pricer.price(call)
+            self.calls.append(call)
+            added += 1
+        return added
+
+
+def read_calls(files: list[str], pricer: Any) -> tuple[list[LLMCall], str]:
+    """Every LLM call in OTLP/JSON files, priced; bad lines and spans reported on stderr."""
+    from plano_obs.ingest.otlp_json import decode_otlp_json
+
+    sink = _Collector(pricer)
+    _, bad_lines, first_bad = read_otlp_json_files(files, sink, decode_otlp_json)
+    if bad_lines:
+        print(f"{_PROG}: skipped {bad_lines} bad line{'s' * (bad_lines != 1)} "
+              f"(first: {first_bad})", file=sys.stderr)
+    if sink.rejected:
+        print(f"{_PROG}: rejected {sink.rejected} span{'s' * (sink.rejected != 1)} that could "
+              f"not be decoded", file=sys.stderr)
+    return sink.calls, "files: " + ", ".join(files)
+
+
+def _instant(text: str, flag: str, last: datetime) -> datetime:
+    """An ISO time, or a span before the last call (``24h``)."""
+    try:
+        return last - timedelta(seconds=parse_duration(text, flag))
+    except UsageError:
+        pass
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"bad {flag} {text!r}: expected an ISO time such as "
+                         f"2026-11-20T09:00Z or a span such as 24h") from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _window(args: argparse.Namespace, last_ns: int) -> Any:
+    from plano_obs.replay import Window
+
+    last = datetime.fromtimestamp(last_ns // 1_000_000_000, UTC).replace(
+        microsecond=(last_ns % 1_000_000_000) // 1000 + (1 if last_ns % 1000 else 0))
+    end = last if args.until is None else _instant(args.until, "--until", last)
+    if args.since is not None:
+        return Window("custom", _instant(args.since, "--since", last), end)
+    name = args.window or "all"
+    if name == "all":
+        return Window("all" if args.until is None else "custom", None, end)
+    return Window(name, end - timedelta(seconds=parse_duration(name, "--window")), end)
+
+
+# -- the summary ------------------------------------------------------------------------------
+
+def _safe(text: str | None) -> str:
+    """Span text shown literally: control characters (ANSI escapes included) as escapes."""
+    if text is None:
+        return "—"
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    digits = 2 if abs(value) >= 100 else 4
+    return f"{sign}${abs(value):,.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def _ci(e: Estimate, fmt: Callable[[float | None], str]) -> str:
+    if e.ci_low is None or e.ci_high is None:
+        return fmt(e.value)
+    return f"{fmt(e.value)}  (95% CI {fmt(e.ci_low)} to {fmt(e.ci_high)})"
+
+
+def _when(t: datetime | None) -> str:
+    return "the first call" if t is None else f"{t:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def summary_text(r: WhatIfResult) -> str:
+    """The result for people: totals with intervals, the rules, quality evidence, caveats."""
+    t = r.totals
+    lat = t.latency
+    lines = [
+        f"what if: {t.calls:,} calls from {_when(r.window.start)} to {_when(r.window.end)} "
+        f"(window {r.window.name}); {r.iterations:,} bootstrap iterations, seed {r.seed}",
+        f"prices: {_safe(r.pricing.source)}, {r.pricing.models or 0:,} models",
+        "",
+        f"  cost        baseline {_usd(t.baseline_cost_usd)}   projected "
+        f"{_usd(t.projected_cost_usd)}",
+        f"  savings     {_ci(t.savings_usd, _usd)}",
+        f"              {_ci(t.savings_pct, _pct)}",
+        f"  latency p50 baseline {_ms(lat.baseline_p50_ms)}   projected "
+        f"{_ci(lat.projected_p50_ms, _ms)}",
+        f"  latency p95 baseline {_ms(lat.baseline_p95_ms)}   projected "
+        f"{_ci(lat.projected_p95_ms, _ms)}",
+        "",
+        f"  calls {t.calls:,}: matched {t.matched:,}, moved {t.moved:,}, kept {t.kept:,}, "
+        f"unpriceable {t.unpriceable:,}, no usage {t.no_usage:,}, failed and moved "
+        f"{t.failed_moved:,}, unpriced baseline {t.baseline_unpriced:,}",
+        f"  latency: {lat.projected:,} projected from the target's history, "
+        f"{lat.unprojected:,} unprojected (no history), {lat.failed_kept:,} failed (kept)",
+        "",
+        "rules (by name)",
+    ]
+    name_width = max(len(_safe(b.rule)) for b in r.rules)
+    lines.append(f"  {'rule':<{name_width}}  {'matched':>8}  {'moved':>8}  {'baseline':>12}  "
+                 f"{'projected':>12}  {'savings':>12}  {'%':>7}  action")
+    for b in r.rules:
+        lines.append(
+            f"  {_safe(b.rule):<{name_width}}  {b.matched:>8,}  {b.moved:>8,}  "
+            f"{_usd(b.baseline_cost_usd):>12}  {_usd(b.projected_cost_usd):>12}  "
+            f"{_usd(b.savings_usd):>12}  {_pct(b.savings_pct):>7}  {_safe(b.action)}"
+            + ("" if b.target_priced is not False else "  (no price: unchanged)"))
+    if r.quality:
+        lines += ["", "quality on the same route (evidence, not a verdict)"]
+        for q in r.quality:
+            route = "direct calls" if q.route is None else f"route {_safe(q.route)!s}"
+            lines.append(f"  {route}: {_safe(q.source_model)} -> {_safe(q.target_model)} "
+                         f"({q.moved:,} moved): {q.note}")
+    if r.caveats:
+        lines += ["", "caveats"]
+        lines += [f"  - {_safe(c)}" for c in r.caveats]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""``plano obs whatif`` end to end: OTLP/JSON files in, a summary or JSON out, gates, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plano_obs.cli import main
+
+from otlp_fixtures import T0, llm_attrs, otlp_json_line, request, span
+
+RULES = """\
+rules:
+  - name: code to mini
+    match: {route: code generation}
+    to: gpt-4o-mini
+  - name: keep vip
+    priority: 10
+    match: {session: "vip-*"}
+    keep: true
+"""
+
+
+def traffic_file(tmp_path: Path, minutes: int = 30) -> Path:
+    lines = []
+    for i in range(minutes):
+        route = "code generation" if i % 2 == 0 else "chat"
+        model = "gpt-4o-2024-08-06" if route == "code generation" else "gpt-4o-mini-2024-07-18"
+        attrs = llm_attrs(**{"plano.route.name": route, "llm.model": model,
+                             "request_id": f"req-{i}", "llm.duration_ms": 800 + 10 * i})
+        if i == 4:
+            attrs["plano.session_id"] = "vip-1"
+        lines.append(otlp_json_line(request(span(attrs, start_ns=T0 + i * 60 * 10**9))))
+    lines.append("not json at all")
+    path = tmp_path / "traces.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    return rules, traffic_file(tmp_path)
+
+
+def whatif(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["obs", "whatif", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_summary_names_totals_intervals_rules_and_caveats(files, capsys):
+    rules, traces = files
+    code, out, err = whatif(capsys, str(rules), "--from", str(traces), "--iterations", "200")
+    assert code == 0
+    assert "skipped 1 bad line" in err
+    assert "what if: 30 calls" in out
+    assert "savings" in out and "95% CI" in out
+    assert "code to mini" in out and "keep vip" in out
+    assert "small sample: 30 calls" in out
+
+
+def test_json_is_byte_identical_for_the_same_seed_and_has_every_call(files, capsys):
+    rules, traces = files
+    argv = (str(rules), "--from", str(traces), "--json", "--calls", "--seed", "5",
+            "--iterations", "100")
+    _, first, _ = whatif(capsys, *argv)
+    _, second, _ = whatif(capsys, *argv)
+    assert first == second
+    doc = json.loads(first)
+    assert doc["schema_version"] == 1 and doc["seed"] == 5 and doc["iterations"] == 100
+    assert len(doc["calls"]) == 30
+    assert doc["totals"]["moved"] == 14  # 15 code-generation calls, one of them a VIP's
+    assert [r["rule"] for r in doc["rules"]] == ["code to mini", "keep vip"]
+    assert doc["totals"]["savings_usd"]["value"] > 0
+
+
+def test_window_keeps_the_last_stretch_of_the_recording(files, capsys):
+    rules, traces = files
+    _, out, _ = whatif(capsys, str(rules), "--from", str(traces), "--window", "10m", "--json")
+    doc = json.loads(out)
+    assert doc["window"]["name"] == "10m"
+    assert doc["totals"]["calls"] == 11  # minutes 19..29, both ends included
+
+
+def test_gates_exit_3_and_name_the_broken_threshold(files, capsys):
+    rules, traces = files
+    code, _, err = whatif(capsys, str(rules), "--from", str(traces), "--fail-on",
+                          "savings_pct<99", "--fail-on", "moved<1", "--iterations", "50")
+    assert code == 3
+    assert "gate failed: savings_pct<99: broke" in err
+    assert "moved<1" not in err
+
+
+def test_output_file_is_written_beside_the_summary(files, capsys, tmp_path):
+    rules, traces = files
+    target = tmp_path / "whatif.json"
+    code, out, _ = whatif(capsys, str(rules), "--from", str(traces), "-o", str(target),
+                          "--iterations", "50")
+    assert code == 0 and "what if:" in out
+    assert json.loads(target.read_text())["totals"]["calls"] == 30
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--iterations", "0"], "iterations must be at least 1"),
+    (["--since", "2030-01-01T00:00Z"], "inverted window"),
+    (["--until", "2020-01-01"], "no calls in the window"),
+    (["--window", "7d", "--since", "1h"], "give --window or --since, not both"),
+    (["--window", "soon"], "bad --window 'soon'"),
+    (["--fail-on", "savings>1"], "unknown metric 'savings'"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, capsys, extra, message):
+    rules, traces = files
+    code, out, err = whatif(capsys, str(rules), "--from", str(traces), *extra)
+    assert code == 2 and out == ""
+    line = [x for x in err.splitlines() if not x.startswith("plano obs whatif: skipped")]
+    assert len(line) == 1 and message in line[0], err
+
+
+def test_bad_rules_files_are_one_line_and_exit_2(tmp_path, capsys):
+    traces = traffic_file(tmp_path)
+    for text, message in [("rules: [{name: a, to: m, kep: true}]", "unknown field"),
+                          ("rules: [{name: a", "line 1"),
+                          ("", "the file is empty")]:
+        rules = tmp_path / "bad.yaml"
+        rules.write_text(text)
+        code, _, err = whatif(capsys, str(rules), "--from", str(traces))
+        assert code == 2 and message in err.splitlines()[-1], err
+    code, _, err = whatif(capsys, str(tmp_path / "missing.yaml"), "--from", str(traces))
+    assert code == 2 and "cannot read" in err
+
+
+def test_schema_is_printed_and_a_real_process_exits_2_on_no_input(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "plano_obs", "obs", "whatif", "--schema"],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["title"] == "plano obs whatif"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    done = subprocess.run([sys.executable, "-m", "plano_obs", "obs", "whatif", str(rules)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "plano obs whatif: give the calls to replay: --from FILE..."
