@@ -31,6 +31,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/refresh.py
 	$(BIN)/python benchmarks/pricing.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/whatif.py
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/screenshots.py

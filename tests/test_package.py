@@ -22,6 +22,8 @@ CORE = [
     "plano_obs.cli.pricing",
     "plano_obs.files",
     "plano_obs.shutdown",
+    "plano_obs.cli.whatif",
+    "plano_obs.replay",
     "plano_obs.runtime",
     "plano_obs.cli",
 ]
@@ -44,7 +46,8 @@ def test_public_names_are_declared_and_exist(module):
 
 
 def test_help_shows_defaults_everywhere():
-    for args in (["obs", "--help"], ["obs", "export", "--help"], ["obs", "pricing", "--help"]):
+    for args in (["obs", "--help"], ["obs", "export", "--help"], ["obs", "pricing", "--help"],
+                 ["obs", "whatif", "--help"]):
         out = subprocess.run([sys.executable, "-m", "plano_obs", *args], capture_output=True,
                              text=True, check=True).stdout
         assert "usage:" in out

@@ -10,7 +10,12 @@ import pytest
 
 from plano_obs.model import LLMCall
 from plano_obs.replay import ReplayError, RulesError, parse_rules, replay, single_rule
-from plano_obs.replay._bootstrap import quantile_replicates, sum_replicates, weighted_quantile
+from plano_obs.replay._bootstrap import (
+    quantile_replicates,
+    sum_intervals,
+    sum_replicates,
+    weighted_quantile,
+)
 
 from replay_fixtures import call, pricer, window
 
@@ -361,3 +366,22 @@ def test_ninety_five_percent_intervals_cover_the_truth_about_95_percent_of_the_t
             covered[key] += est.ci_low <= truth[key] <= est.ci_high
     for key, hits in covered.items():
         assert 0.88 <= hits / trials <= 0.99, (key, hits / trials)
+
+
+def test_bag_of_little_bootstraps_covers_sums_and_ratios_about_95_percent_of_the_time():
+    # The large-sample path, forced onto 5,000 rows with subsamples of 166: the truth of the
+    # sum is n * E[delta]; of the ratio, E[delta] / E[baseline].
+    n, trials = 5_000, 200
+    covered = [0, 0]
+    for trial in range(trials):
+        rng = np.random.default_rng(trial)
+        baseline = rng.lognormal(-6, 1, n)  # E = exp(-5.5)
+        delta = baseline * rng.uniform(0, 0.6, n)  # E = 0.3 * exp(-5.5)
+        (usd, pct), method = sum_intervals(
+            [baseline, delta], [lambda s: s[..., 1], lambda s: 100 * s[..., 1] / s[..., 0]],
+            300, np.random.default_rng(10_000 + trial), exact_rows=0, min_subsample=0)
+        covered[0] += usd[0] <= n * 0.3 * math.exp(-5.5) <= usd[1]
+        covered[1] += pct[0] <= 30.0 <= pct[1]
+    assert method.startswith("bag of little bootstraps: 3 subsamples of 166 calls")
+    assert 0.88 <= covered[0] / trials <= 0.99, covered
+    assert 0.88 <= covered[1] / trials <= 0.99, covered

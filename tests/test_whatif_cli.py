@@ -145,3 +145,11 @@ def test_schema_is_printed_and_a_real_process_exits_2_on_no_input(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip() == "plano obs whatif: give the calls to replay: --from FILE..."
+
+
+def test_the_plano_command_loads_numpy_only_when_a_replay_runs():
+    code = ("import sys, plano_obs.cli; plano_obs.cli.build_parser(); "
+            "print('numpy' in sys.modules, 'textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]

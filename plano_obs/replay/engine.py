@@ -13,6 +13,7 @@ two to the same figures.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from plano_obs.pricing import (
 from plano_obs.replay._bootstrap import (
     percentile_interval,
     quantile_replicates,
-    sum_replicates,
+    sum_intervals,
     weighted_quantile,
 )
 from plano_obs.replay.rules import CompiledRule, RuleSet, TokenCondition
@@ -99,10 +100,11 @@ def _at(ns: int) -> datetime:
 
 # -- the calls as columns ---------------------------------------------------------------------
 
-_NAMES = attrgetter("route", "model_requested", "model", "provider", "session_id")
+#: What rules match on (route, requested model, model, provider, session), then the API path.
+_NAMES = attrgetter("route", "model_requested", "model", "provider", "session_id", "api_path")
 _FIELDS = attrgetter("prompt_tokens", "completion_tokens", "cached_input_tokens",
                      "cache_creation_tokens", "reasoning_tokens", "duration_ms", "status_code",
-                     "span_status", "flagged", "signals", "api_path", "provider", "model")
+                     "span_status", "flagged", "signals")
 _COST = attrgetter("cost_usd", "source", "drift")
 
 
@@ -124,10 +126,15 @@ class _Columns:
     def __init__(self, calls: Sequence[LLMCall], pricer: Pricer) -> None:
         n = len(calls)
         self.n = n
-        self.names = list(map(_NAMES, calls))
+        # Calls sharing every name form a group: names are read once per group, not per call.
+        groups: dict[tuple[Any, ...], int] = {}
+        self.group_of = np.fromiter(
+            (groups.setdefault(k, len(groups)) for k in map(_NAMES, calls)), dtype=np.int64,
+            count=n)
+        self.groups = list(groups)
         fields = list(zip(*map(_FIELDS, calls), strict=True))
         (prompt_raw, completion_raw, read_raw, write_raw, reasoning_raw, latency, status,
-         span_status, flagged, signals, api_path, provider, model) = fields
+         span_status, flagged, signals) = fields
         prompt_f, completion_f = _floats(prompt_raw), _floats(completion_raw)
         read_f, write_f = _floats(read_raw), _floats(write_raw)
         prompt_known, completion_known = ~np.isnan(prompt_f), ~np.isnan(completion_f)
@@ -140,7 +147,7 @@ class _Columns:
         prompt, completion = billable(prompt_f), billable(completion_f)
         read, write = billable(read_f), billable(write_f)
         self.has_usage = prompt_known | completion_known | read_known | write_known
-        exclusive = self._exclusive(api_path, provider)
+        exclusive = self._per_group(self._exclusive_by_group())
         # Undo the usage shape: the split CompiledPrice.cost makes.
         whole = (read > prompt) | (((read > 0) | (write > 0)) & exclusive)
         fits = read + write <= prompt
@@ -170,11 +177,15 @@ class _Columns:
         self.baseline_source = [s if c is not None else None
                                 for s, c in zip(cost_source, cost_usd, strict=True)]
         self.drift = np.array(drift, dtype=bool)
-        # Identity per distinct spelling, then codes per identity: spellings repeat a lot.
-        spelling_code, spellings = _codes(model)
+        spelling_code, spellings = _codes(g[2] for g in self.groups)
         identity_code, self.model_keys = _codes(map(model_identity, spellings))
-        self.model_code = identity_code[spelling_code]
-        self.route_code, self.routes = _codes(name[0] for name in self.names)
+        self.model_code = identity_code[spelling_code][self.group_of]
+        route_code, self.routes = _codes(g[0] for g in self.groups)
+        self.route_code = route_code[self.group_of]
+
+    def _per_group(self, values: np.ndarray) -> np.ndarray:
+        """Per-group values spread to every call."""
+        return values[self.group_of]
 
     def code_of(self, key: str | None) -> int:
         """The model code of a model identity, -1 when no call in the window has it."""
@@ -183,22 +194,21 @@ class _Columns:
         except ValueError:
             return -1
 
-    @staticmethod
-    def _exclusive(api_path: Sequence[str | None], provider: Sequence[str | None]
-                   ) -> np.ndarray:
+    def _exclusive_by_group(self) -> np.ndarray:
+        """Whether each group's usage shape leaves cache tokens out of the prompt count."""
         memo: dict[tuple[str | None, str | None], bool] = {}
 
-        def verdict(key: tuple[str | None, str | None]) -> bool:
-            hit = memo.get(key)
+        def verdict(api_path: str | None, provider: str | None) -> bool:
+            hit = memo.get((api_path, provider))
             if hit is None:
                 # Without cached tokens the verdict rests on the path and provider alone.
-                probe = LLMCall("", "", None, "", None, 0, 0, "", api_path=key[0],
-                                provider=key[1])
-                hit = memo[key] = prompt_is_exclusive(probe)
+                probe = LLMCall("", "", None, "", None, 0, 0, "", api_path=api_path,
+                                provider=provider)
+                hit = memo[(api_path, provider)] = prompt_is_exclusive(probe)
             return hit
 
-        return np.fromiter((verdict(k) for k in zip(api_path, provider, strict=True)),
-                           dtype=bool, count=len(api_path))
+        return np.fromiter((verdict(g[5], g[3]) for g in self.groups), dtype=bool,
+                           count=len(self.groups))
 
 
 def model_identity(model: str | None) -> str | None:
@@ -285,10 +295,8 @@ _OPS_NP = {">=": np.greater_equal, "<=": np.less_equal, "==": np.equal, ">": np.
 
 def _match(cols: _Columns, rules: Sequence[CompiledRule]) -> np.ndarray:
     """Index of the first matching rule per call, -1 where none matches."""
-    groups: dict[tuple[Any, ...], int] = {}
-    group_of = np.fromiter((groups.setdefault(k, len(groups)) for k in cols.names),
-                           dtype=np.int64, count=cols.n)
-    keys = list(groups)
+    group_of = cols.group_of
+    keys = [k[:5] for k in cols.groups]
     rule_of = np.full(cols.n, -1, dtype=np.int64)
     for rule in rules:
         by_group = np.fromiter((rule.matches_names(*k) for k in keys), dtype=bool,
@@ -355,7 +363,15 @@ def replay(
         raise ReplayError(f"no calls in the window ({window.name}: {since} to "
                           f"{window.end:%Y-%m-%d %H:%M:%S})")
     ordered = _canonical_order(chosen)
-    cols = _Columns(ordered, pricer)
+    # Reading a million calls allocates millions of short-lived objects and no cycles; the
+    # collector's passes over the calls would cost more than the reading itself.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        cols = _Columns(ordered, pricer)
+    finally:
+        if collecting:
+            gc.enable()
     compiled = rules.compiled()
     rule_of = _match(cols, compiled)
     targets = [None if r.rule.to is None
@@ -379,8 +395,8 @@ def replay(
             # The same model through another provider is a move.
             wanted = r.rule.to.provider.lower()
             on_target &= np.fromiter(
-                ((cols.names[i][3] or "").lower() == wanted for i in rows), dtype=bool,
-                count=rows.size)
+                ((cols.groups[g][3] or "").lower() == wanted for g in cols.group_of[rows]),
+                dtype=bool, count=rows.size)
         no_usage = ~cols.has_usage[rows] & ~on_target
         outcome[rows[on_target]] = _OUTCOMES.index(ON_TARGET)
         outcome[rows[no_usage]] = _OUTCOMES.index(NO_USAGE)
@@ -395,8 +411,8 @@ def replay(
     moved = outcome == _OUTCOMES.index(MOVED)
     priced = ~np.isnan(cols.baseline)
     rng = np.random.default_rng(seed)
-    totals, latency_cols = _totals(cols, outcome, moved, priced, projected, target_of, targets,
-                                   iterations, rng)
+    totals, latency_cols, method = _totals(cols, outcome, moved, priced, projected, target_of,
+                                           targets, iterations, rng)
     breakdown = _breakdown(cols, compiled, targets, rule_of, outcome, priced, projected)
     quality = _quality(cols, ordered, compiled, targets, target_of, moved)
     caveats = _caveats(cols, totals, breakdown, moved, quality)
@@ -411,6 +427,8 @@ def replay(
         seed=seed,
         iterations=iterations,
         confidence=CONFIDENCE,
+        interval_method=(f"cost: {method}; latency: bootstrap (order statistics drawn "
+                         f"exactly, all calls resampled jointly)"),
         rules=breakdown,
         totals=totals,
         quality=quality,
@@ -424,17 +442,30 @@ def _pricing(pricer: Pricer) -> PricingSummary:
     return PricingSummary(source=info.source, fetched_at=info.fetched_at, models=info.models)
 
 
-def _estimate(value: float | None, replicates: np.ndarray | None) -> Estimate:
+def _interval(value: float | None, bounds: tuple[float | None, float | None]) -> Estimate:
     if value is None or not math.isfinite(value):
         return Estimate(value=None, ci_low=None, ci_high=None)
-    low, high = percentile_interval(replicates, CONFIDENCE)
-    return Estimate(value=value, ci_low=low, ci_high=high)
+    return Estimate(value=value, ci_low=bounds[0], ci_high=bounds[1])
+
+
+def _estimate(value: float | None, replicates: np.ndarray | None) -> Estimate:
+    return _interval(value, percentile_interval(replicates, CONFIDENCE))
+
+
+def _savings(sums: np.ndarray) -> np.ndarray:
+    """Savings in USD from sums of (baseline, delta)."""
+    return sums[..., 1]
+
+
+def _savings_pct(sums: np.ndarray) -> np.ndarray:
+    """Savings as % of the baseline; NaN where the baseline is 0."""
+    return np.where(sums[..., 0] > 0, 100.0 * sums[..., 1] / sums[..., 0], np.nan)
 
 
 def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.ndarray,
             projected: np.ndarray, target_of: np.ndarray, targets: Sequence[_Target | None],
             iterations: int, rng: np.random.Generator
-            ) -> tuple[Totals, tuple[np.ndarray, list[str]]]:
+            ) -> tuple[Totals, tuple[np.ndarray, list[str]], str]:
     counts = np.bincount(outcome, minlength=len(_OUTCOMES))
     base = cols.baseline[priced]
     delta = base - projected[priced]
@@ -443,12 +474,14 @@ def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.n
     savings = None if baseline_cost is None or projected_cost is None else float(delta.sum())
     savings_pct = (100.0 * savings / baseline_cost
                    if savings is not None and baseline_cost else None)
-    sums = sum_replicates([base, delta], iterations, rng) if base.size else None
-    savings_reps = None if sums is None else sums[:, 1]
-    pct_reps = None
-    if sums is not None and savings_pct is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct_reps = np.where(sums[:, 0] > 0, 100.0 * sums[:, 1] / sums[:, 0], np.nan)
+    savings_ci: tuple[float | None, float | None] = (None, None)
+    pct_ci: tuple[float | None, float | None] = (None, None)
+    method = "bootstrap"
+    if base.size:
+        # Savings resample the per-call deltas; the percentage resamples baseline and delta
+        # jointly, as a ratio of sums.
+        (savings_ci, pct_ci), method = sum_intervals(
+            [base, delta], [_savings, _savings_pct], iterations, rng, CONFIDENCE)
 
     latency, latency_cols = _latency(cols, moved, target_of, targets, iterations, rng)
     totals = Totals(
@@ -463,11 +496,11 @@ def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.n
         priced_calls=int(priced.sum()),
         baseline_cost_usd=baseline_cost,
         projected_cost_usd=projected_cost,
-        savings_usd=_estimate(savings, savings_reps),
-        savings_pct=_estimate(savings_pct, pct_reps),
+        savings_usd=_interval(savings, savings_ci),
+        savings_pct=_interval(savings_pct, pct_ci),
         latency=latency,
     )
-    return totals, latency_cols
+    return totals, latency_cols, method
 
 
 def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
@@ -508,10 +541,20 @@ def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
     hist = np.where(in_history, cols.model_code, -1)
     to = np.where(projected, dest, -1)
     rows = np.flatnonzero(known)
-    keys = np.stack([own[rows].astype(np.int64), hist[rows], to[rows]], axis=1)
-    cell_keys, cell_of = np.unique(keys, axis=0, return_inverse=True)
-    cell_of = cell_of.reshape(-1)
-    order = np.lexsort((cols.latency[rows], cell_of))
+    # One integer per (own, history, moved-to) combination; codes are small, so a table
+    # lookup numbers the combinations present without sorting.
+    width = len(cols.model_keys) + 1
+    combined = own[rows] + 2 * ((hist[rows] + 1) + width * (to[rows] + 1))
+    present = np.flatnonzero(np.bincount(combined))
+    lookup = np.zeros(present[-1] + 1 if present.size else 1, dtype=np.int64)
+    lookup[present] = np.arange(present.size)
+    cell_of = lookup[combined]
+    cell_keys = np.stack([present % 2, (present // 2) % width - 1, (present // 2) // width - 1],
+                         axis=1)
+    # By latency, then (stably) by cell: each cell's latencies come out sorted.
+    by_latency = np.argsort(cols.latency[rows], kind="stable")
+    small = cell_of.astype(np.int16) if present.size < 2**15 else cell_of  # radix-sortable
+    order = by_latency[np.argsort(small[by_latency], kind="stable")]
     bounds = np.searchsorted(cell_of[order], np.arange(len(cell_keys) + 1))
     ordered_latency = cols.latency[rows][order]
     cells = [ordered_latency[bounds[i]:bounds[i + 1]] for i in range(len(cell_keys))]

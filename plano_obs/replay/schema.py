@@ -185,6 +185,7 @@ class WhatIfResult(_Model):
     seed: int
     iterations: int = Field(description="bootstrap replicates behind each interval")
     confidence: float = Field(0.95, description="coverage of the intervals")
+    interval_method: str = Field(description="how the intervals were computed, in words")
     rules: list[RuleBreakdown] = Field(description="one per rule, sorted by rule name")
     totals: Totals
     quality: list[RouteQuality] = Field(
