@@ -47,7 +47,7 @@ def mixed_traffic(n: int = 300, seed: int = 3) -> list[LLMCall]:
         route = rnd.choice(["code generation", "chat", None])
         model = rnd.choice(["gpt-big", "gpt-small", "claude-fast"])
         out.append(call(
-            P, at_s=i, route=route, model=model,
+            P, at_s=i // 3, route=route, model=model,  # calls ending together, too
             provider="anthropic" if model.startswith("claude") else "openai",
             prompt_tokens=rnd.randint(100, 6000), completion_tokens=rnd.randint(10, 900),
             cached_input_tokens=rnd.choice([None, 0, 64]),

@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import compress
 from operator import attrgetter
 from typing import Any
 
@@ -106,6 +107,8 @@ _FIELDS = attrgetter("prompt_tokens", "completion_tokens", "cached_input_tokens"
                      "cache_creation_tokens", "reasoning_tokens", "duration_ms", "status_code",
                      "span_status", "flagged", "signals")
 _COST = attrgetter("cost_usd", "source", "drift")
+_END = attrgetter("end_ns")
+_IDS = attrgetter("trace_id", "span_id")
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray:
@@ -163,13 +166,14 @@ class _Columns:
 
         self.latency = _floats(latency)
         status_f = _floats(status)
-        span_error = np.fromiter((s == "error" for s in span_status), dtype=bool, count=n)
+        span_error = np.array(span_status, dtype=object) == "error"
         # LLMCall.is_error: an HTTP status of 400+, else a span status of error.
         self.failed = np.where(np.isnan(status_f), span_error, status_f >= 400)
         self.flagged = np.array(flagged, dtype=bool)
-        self.quality_score = _floats([None if s is None else s.quality_score for s in signals])
-        self.quality_code, self.quality_names = _codes(
-            None if s is None else s.quality for s in signals)
+        scores, qualities = zip(*((None, None) if s is None else (s.quality_score, s.quality)
+                                  for s in signals), strict=True)
+        self.quality_score = _floats(scores)
+        self.quality_code, self.quality_names = _codes(qualities)
 
         costs = [c.cost if c.cost is not None else pricer.price(c) for c in calls]
         cost_usd, cost_source, drift = zip(*map(_COST, costs), strict=True)
@@ -313,19 +317,31 @@ def _match(cols: _Columns, rules: Sequence[CompiledRule]) -> np.ndarray:
 
 # -- the replay -------------------------------------------------------------------------------
 
-def _canonical_order(calls: list[LLMCall]) -> list[LLMCall]:
-    """Calls by end time, ties by trace and span id: the result never depends on input order."""
-    calls.sort(key=attrgetter("end_ns"))
-    i, n = 0, len(calls)
-    while i < n:
-        j = i + 1
-        end = calls[i].end_ns
-        while j < n and calls[j].end_ns == end:
-            j += 1
-        if j - i > 1:
-            calls[i:j] = sorted(calls[i:j], key=attrgetter("trace_id", "span_id"))
-        i = j
-    return calls
+def _in_window(calls: Iterable[LLMCall], start: int | None, end: int) -> list[LLMCall]:
+    """The calls that ended in the window, by end time, ties by trace and span id.
+
+    The order makes the result independent of the order the calls came in.
+    """
+    everything = calls if isinstance(calls, list) else list(calls)
+    ends = np.fromiter(map(_END, everything), dtype=np.int64, count=len(everything))
+    inside = ends <= end
+    if start is not None:
+        inside &= ends >= start
+    chosen = list(compress(everything, inside.tolist()))
+    ends = ends[inside]
+    order = np.argsort(ends, kind="stable")
+    ordered = [chosen[i] for i in order.tolist()]
+    sorted_ends = ends[order]
+    # Equal end times (rare at nanosecond resolution) are put in id order.
+    tied = np.flatnonzero(sorted_ends[1:] == sorted_ends[:-1])
+    if tied.size:
+        run_starts = tied[np.r_[True, tied[1:] != tied[:-1] + 1]]
+        for first in run_starts.tolist():
+            last = first + 1
+            while last + 1 < len(ordered) and sorted_ends[last + 1] == sorted_ends[first]:
+                last += 1
+            ordered[first:last + 1] = sorted(ordered[first:last + 1], key=_IDS)
+    return ordered
 
 
 def _check(window: Window, iterations: int, seed: int) -> tuple[int | None, int]:
@@ -357,12 +373,11 @@ def replay(
 ) -> WhatIfResult:
     """Replay the window's calls under ``rules``: costs, latency, quality evidence, intervals."""
     start, end = _check(window, iterations, seed)
-    chosen = [c for c in calls if (start is None or c.end_ns >= start) and c.end_ns <= end]
-    if not chosen:
+    ordered = _in_window(calls, start, end)
+    if not ordered:
         since = "the beginning" if window.start is None else f"{window.start:%Y-%m-%d %H:%M:%S}"
         raise ReplayError(f"no calls in the window ({window.name}: {since} to "
                           f"{window.end:%Y-%m-%d %H:%M:%S})")
-    ordered = _canonical_order(chosen)
     # Reading a million calls allocates millions of short-lived objects and no cycles; the
     # collector's passes over the calls would cost more than the reading itself.
     collecting = gc.isenabled()
