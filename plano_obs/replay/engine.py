@@ -18,8 +18,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,8 @@ _FIELDS = attrgetter("prompt_tokens", "completion_tokens", "cached_input_tokens"
                      "cache_creation_tokens", "reasoning_tokens", "duration_ms", "status_code",
                      "span_status", "flagged", "signals")
 _COST = attrgetter("cost_usd", "source", "drift")
+_COST_OF = attrgetter("cost")
+_SIGNALS = attrgetter("quality_score", "quality")
 _END = attrgetter("end_ns")
 _IDS = attrgetter("trace_id", "span_id")
 
@@ -116,11 +118,13 @@ def _floats(values: Sequence[Any]) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def _codes(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes for hashable values, and the values by code."""
-    index: dict[Any, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64)
-    return codes, list(index)
+def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes for hashable values, and the values by code (first seen first)."""
+    # dict.fromkeys and map run in C: no Python frame per value.
+    distinct = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(distinct)}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    return codes, distinct
 
 
 class _Columns:
@@ -130,11 +134,7 @@ class _Columns:
         n = len(calls)
         self.n = n
         # Calls sharing every name form a group: names are read once per group, not per call.
-        groups: dict[tuple[Any, ...], int] = {}
-        self.group_of = np.fromiter(
-            (groups.setdefault(k, len(groups)) for k in map(_NAMES, calls)), dtype=np.int64,
-            count=n)
-        self.groups = list(groups)
+        self.group_of, self.groups = _codes(list(map(_NAMES, calls)))
         fields = list(zip(*map(_FIELDS, calls), strict=True))
         (prompt_raw, completion_raw, read_raw, write_raw, reasoning_raw, latency, status,
          span_status, flagged, signals) = fields
@@ -170,22 +170,35 @@ class _Columns:
         # LLMCall.is_error: an HTTP status of 400+, else a span status of error.
         self.failed = np.where(np.isnan(status_f), span_error, status_f >= 400)
         self.flagged = np.array(flagged, dtype=bool)
-        scores, qualities = zip(*((None, None) if s is None else (s.quality_score, s.quality)
-                                  for s in signals), strict=True)
-        self.quality_score = _floats(scores)
-        self.quality_code, self.quality_names = _codes(qualities)
+        self.quality_score = np.full(n, np.nan)
+        self.quality_code = np.zeros(n, dtype=np.int64)  # 0: no signal analysis
+        self.quality_names: list[str | None] = [None]
+        analysed = np.flatnonzero(np.fromiter(map(is_not, signals, repeat(None)), dtype=bool,
+                                              count=n))
+        if analysed.size:
+            present = list(compress(signals, map(is_not, signals, repeat(None))))
+            scores, qualities = zip(*map(_SIGNALS, present), strict=True)
+            self.quality_score[analysed] = _floats(scores)
+            codes, names = _codes(qualities)
+            self.quality_code[analysed] = codes + 1
+            self.quality_names += names
 
-        costs = [c.cost if c.cost is not None else pricer.price(c) for c in calls]
-        cost_usd, cost_source, drift = zip(*map(_COST, costs), strict=True)
+        costs = list(map(_COST_OF, calls))
+        for i in np.flatnonzero(np.fromiter(map(is_, costs, repeat(None)), dtype=bool,
+                                            count=n)).tolist():
+            costs[i] = pricer.price(calls[i])  # not priced at ingest
+        cost_usd, self._cost_source, drift = zip(*map(_COST, costs), strict=True)
         self.baseline = _floats(cost_usd)
-        self.baseline_source = [s if c is not None else None
-                                for s, c in zip(cost_source, cost_usd, strict=True)]
         self.drift = np.array(drift, dtype=bool)
-        spelling_code, spellings = _codes(g[2] for g in self.groups)
-        identity_code, self.model_keys = _codes(map(model_identity, spellings))
+        spelling_code, spellings = _codes([g[2] for g in self.groups])
+        identity_code, self.model_keys = _codes(list(map(model_identity, spellings)))
         self.model_code = identity_code[spelling_code][self.group_of]
-        route_code, self.routes = _codes(g[0] for g in self.groups)
+        route_code, self.routes = _codes([g[0] for g in self.groups])
         self.route_code = route_code[self.group_of]
+
+    def baseline_source(self, i: int) -> str | None:
+        """Where call ``i``'s own cost came from (gateway or catalog); None when unknown."""
+        return None if math.isnan(self.baseline[i]) else self._cost_source[i]
 
     def _per_group(self, values: np.ndarray) -> np.ndarray:
         """Per-group values spread to every call."""
@@ -327,11 +340,14 @@ def _in_window(calls: Iterable[LLMCall], start: int | None, end: int) -> list[LL
     inside = ends <= end
     if start is not None:
         inside &= ends >= start
-    chosen = list(compress(everything, inside.tolist()))
+    chosen = everything if inside.all() else list(compress(everything, inside.tolist()))
     ends = ends[inside]
-    order = np.argsort(ends, kind="stable")
-    ordered = [chosen[i] for i in order.tolist()]
-    sorted_ends = ends[order]
+    if ends.size and bool((ends[1:] >= ends[:-1]).all()):
+        ordered, sorted_ends = list(chosen), ends  # already in time order, as usual
+    else:
+        order = np.argsort(ends, kind="stable")
+        ordered = [chosen[i] for i in order.tolist()]
+        sorted_ends = ends[order]
     # Equal end times (rare at nanosecond resolution) are put in id order.
     tied = np.flatnonzero(sorted_ends[1:] == sorted_ends[:-1])
     if tied.size:
@@ -409,9 +425,8 @@ def replay(
         if r.rule.to is not None and r.rule.to.provider is not None:
             # The same model through another provider is a move.
             wanted = r.rule.to.provider.lower()
-            on_target &= np.fromiter(
-                ((cols.groups[g][3] or "").lower() == wanted for g in cols.group_of[rows]),
-                dtype=bool, count=rows.size)
+            via = np.array([(g[3] or "").lower() == wanted for g in cols.groups], dtype=bool)
+            on_target &= via[cols.group_of[rows]]
         no_usage = ~cols.has_usage[rows] & ~on_target
         outcome[rows[on_target]] = _OUTCOMES.index(ON_TARGET)
         outcome[rows[no_usage]] = _OUTCOMES.index(NO_USAGE)
@@ -480,7 +495,7 @@ def _savings_pct(sums: np.ndarray) -> np.ndarray:
 def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.ndarray,
             projected: np.ndarray, target_of: np.ndarray, targets: Sequence[_Target | None],
             iterations: int, rng: np.random.Generator
-            ) -> tuple[Totals, tuple[np.ndarray, list[str]], str]:
+            ) -> tuple[Totals, tuple[np.ndarray, np.ndarray], str]:
     counts = np.bincount(outcome, minlength=len(_OUTCOMES))
     base = cols.baseline[priced]
     delta = base - projected[priced]
@@ -520,7 +535,7 @@ def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.n
 
 def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
              targets: Sequence[_Target | None], iterations: int, rng: np.random.Generator
-             ) -> tuple[LatencyTotals, tuple[np.ndarray, list[str]]]:
+             ) -> tuple[LatencyTotals, tuple[np.ndarray, np.ndarray]]:
     """Percentiles before and after; moved calls take their target's latency distribution.
 
     The projected population is every call that keeps its own latency, plus, for each target,
@@ -539,11 +554,10 @@ def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
     projected = moved & ok & (dest >= 0) & (served[np.maximum(dest, 0)] > 0)
     failed_kept = moved & known & cols.failed
     unprojected = moved & ok & ~projected
-    lat_outcome = np.full(cols.n, "unchanged", dtype=object)
-    lat_outcome[projected] = "projected"
-    lat_outcome[unprojected] = "no target history"
-    lat_outcome[failed_kept] = "failed call"
-    lat_outcome[~known] = "unknown"
+    lat_outcome = np.zeros(cols.n, dtype=np.int8)  # index into _LAT_OUTCOMES
+    for name, rows_of in (("projected", projected), ("no target history", unprojected),
+                          ("failed call", failed_kept), ("unknown", ~known)):
+        lat_outcome[rows_of] = _LAT_OUTCOMES.index(name)
 
     projected_ms = cols.latency.copy()
     for code in np.unique(dest[projected]):
@@ -609,7 +623,7 @@ def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
         unprojected=int(unprojected.sum()),
         failed_kept=int(failed_kept.sum()),
     )
-    return totals, (projected_ms, list(lat_outcome))
+    return totals, (projected_ms, lat_outcome)
 
 
 def _sums(values: np.ndarray) -> float | None:
@@ -677,19 +691,31 @@ def _quality(cols: _Columns, calls: Sequence[LLMCall], rules: Sequence[CompiledR
     rows = np.flatnonzero(moved)
     if rows.size == 0:
         return []
-    triples = np.stack([cols.route_code[rows], cols.model_code[rows], target_of[rows]], axis=1)
-    groups, first, sizes = np.unique(triples, axis=0, return_index=True, return_counts=True)
+    models, n_rules = len(cols.model_keys), max(len(rules), 1)
+    pair = cols.route_code * models + cols.model_code  # (route, model) as one integer
+    triple = pair[rows] * n_rules + target_of[rows]
+    keys, first, sizes = np.unique(triple, return_index=True, return_counts=True)
+    evidence: dict[int, QualityEvidence | None] = {}
+
+    def evidence_of(route_code: int, model_code: int) -> QualityEvidence | None:
+        if model_code < 0:  # no call in the window ran this model
+            return None
+        key = route_code * models + model_code
+        if key not in evidence:
+            mask = pair == key
+            evidence[key] = _evidence(cols, mask) if mask.any() else None
+        return evidence[key]
+
     out = []
-    for (route_code, model_code, rule_index), at, size in zip(groups, first, sizes,
-                                                              strict=True):
+    for key, at, size in zip(keys.tolist(), first.tolist(), sizes.tolist(), strict=True):
+        rule_index = key % n_rules
+        route_code, model_code = divmod(key // n_rules, models)
         target = targets[rule_index]
         rule = rules[rule_index].rule
         assert target is not None and rule.to is not None
-        on_route = cols.route_code == route_code
-        source = _evidence(cols, on_route & (cols.model_code == model_code))
-        target_code = cols.code_of(target.key)
-        there_rows = on_route & (cols.model_code == target_code)
-        there = _evidence(cols, there_rows) if target_code >= 0 and there_rows.any() else None
+        source = evidence_of(route_code, model_code)
+        assert source is not None  # the moved calls themselves are on it
+        there = evidence_of(route_code, cols.code_of(target.key))
         out.append(RouteQuality(
             route=cols.routes[route_code],
             source_model=calls[rows[at]].model,
@@ -791,7 +817,7 @@ def _caveats(cols: _Columns, totals: Totals, breakdown: Sequence[RuleBreakdown],
 
 def _per_call(calls: Sequence[LLMCall], cols: _Columns, rules: Sequence[CompiledRule],
               targets: Sequence[_Target | None], rule_of: np.ndarray, outcome: np.ndarray,
-              projected: np.ndarray, latency_cols: tuple[np.ndarray, list[str]]
+              projected: np.ndarray, latency_cols: tuple[np.ndarray, np.ndarray]
               ) -> list[CallReplay]:
     projected_ms, lat_outcome = latency_cols
     out = []
@@ -832,10 +858,10 @@ def _per_call(calls: Sequence[LLMCall], cols: _Columns, rules: Sequence[Compiled
             cache_write_tokens=write if usage else None,
             output_tokens=int(cols.completion[i]) if usage else None,
             baseline_cost_usd=None if math.isnan(base) else float(base),
-            baseline_source=cols.baseline_source[i],
+            baseline_source=cols.baseline_source(i),
             projected_cost_usd=None if math.isnan(proj) else float(proj),
             latency_ms=None if math.isnan(lat) else float(lat),
             projected_latency_ms=None if math.isnan(plat) else float(plat),
-            latency_outcome=lat_outcome[i],  # type: ignore[arg-type]
+            latency_outcome=_LAT_OUTCOMES[lat_outcome[i]],  # type: ignore[arg-type]
         ))
     return out
