@@ -153,3 +153,17 @@ def test_the_plano_command_loads_numpy_only_when_a_replay_runs():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_one_rule_from_flags(files, capsys):
+    _, traces = files
+    code, out, _ = whatif(capsys, "--from", str(traces), "--to", "gpt-4o-mini", "--route",
+                          "code generation", "--json", "--iterations", "50")
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["rules"][0]["rule"] == "route code generation to gpt-4o-mini"
+    assert doc["totals"]["moved"] == 15
+    code, _, err = whatif(capsys, str(files[0]), "--from", str(traces), "--to", "gpt-4o-mini")
+    assert code == 2 and "not both" in err
+    code, _, err = whatif(capsys, "--from", str(traces), "--route", "chat")
+    assert code == 2 and "go with --to MODEL" in err

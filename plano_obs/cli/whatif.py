@@ -58,6 +58,12 @@ def add_whatif_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``plano obs whatif``."""
     parser.add_argument("rules", nargs="?", metavar="RULES.yaml",
                         help="the proposed rules (YAML or JSON); see the README")
+    one = parser.add_argument_group("or one rule from flags")
+    one.add_argument("--to", metavar="MODEL", help="send the matching calls to this model")
+    one.add_argument("--to-provider", metavar="PROVIDER", help="through this provider")
+    one.add_argument("--route", metavar="NAME", help="match calls of this route")
+    one.add_argument("--model", metavar="NAME",
+                     help="match calls that ran this model (any spelling or dated version)")
     src = parser.add_argument_group("input")
     src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
                      help="OTLP/JSON files as the OpenTelemetry Collector's file exporter writes "
@@ -105,7 +111,7 @@ def run_whatif(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from plano_obs.replay import ReplayError, RulesError, load_rules, replay
+    from plano_obs.replay import ReplayError, RulesError, load_rules, replay, single_rule
 
     # Flags the console shares (--seed, --window, --config...) may be absent: they default there.
     for name in ("seed", "window", "pricing_file", "config"):
@@ -114,15 +120,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.schema:
         sys.stdout.write(json_schema() + "\n")
         return ExitCode.OK
-    if not args.rules:
-        raise UsageError("give the rules file: plano obs whatif RULES.yaml --from FILE...")
+    if args.rules and args.to:
+        raise UsageError("give a rules file or --to MODEL, not both")
+    if not args.to and (args.route or args.model or args.to_provider):
+        raise UsageError("--route, --model and --to-provider go with --to MODEL")
+    if not args.rules and not args.to:
+        raise UsageError("give the rules file (plano obs whatif RULES.yaml --from FILE...) or "
+                         "one rule with --to MODEL [--route NAME] [--model NAME]")
     gates = [parse_gate(g, WHATIF_METRICS) for g in args.fail_on or []]
     if not args.from_files:
         raise UsageError("give the calls to replay: --from FILE...")
     if args.window is not None and args.since is not None:
         raise UsageError("give --window or --since, not both")
     try:
-        rule_set = load_rules(args.rules)
+        rule_set = load_rules(args.rules) if args.rules else single_rule(
+            args.to, route=args.route, model=args.model, target_provider=args.to_provider)
     except RulesError as e:
         raise UsageError(str(e)) from None
     pricer = _pricer(args)

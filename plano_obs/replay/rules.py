@@ -265,10 +265,14 @@ def single_rule(target_model: str, *, route: str | None = None, direct: bool = F
         match["direct"] = True
     if model is not None:
         match["model"] = model
-    scope = (f"route {route}" if route is not None else "direct calls" if direct
-             else f"model {model}" if model is not None else "every call")
-    rule = Rule(name=f"{scope} to {target_model}", match=Match(**match),
-                to=Target(model=target_model, provider=target_provider))
+    scopes = [f"route {route}" if route is not None else "direct calls" if direct else "",
+              f"model {model}" if model is not None else ""]
+    scope = " and ".join(s for s in scopes if s) or "every call"
+    try:
+        rule = Rule(name=f"{scope} to {target_model}", match=Match(**match),
+                    to=Target(model=target_model, provider=target_provider))
+    except ValidationError as e:
+        raise RulesError(_one_line(e, [])) from None
     return RuleSet(rules=(rule,))
 
 
