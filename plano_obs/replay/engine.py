@@ -101,13 +101,14 @@ def _at(ns: int) -> datetime:
 
 # -- the calls as columns ---------------------------------------------------------------------
 
-#: Everything read from a call, in one pass over the calls (each pass over a million objects
-#: costs memory traffic): first what rules match on (route, requested model, model, provider,
-#: session) and the API path, then the numbers.
-_FIELDS = attrgetter("route", "model_requested", "model", "provider", "session_id", "api_path",
-                     "prompt_tokens", "completion_tokens", "cached_input_tokens",
-                     "cache_creation_tokens", "reasoning_tokens", "duration_ms", "status_code",
-                     "span_status", "flagged", "signals", "cost")
+#: Everything read from a call: first what rules match on (route, requested model, model,
+#: provider, session) and the API path, then the numbers. Read a field at a time (a C loop
+#: each), which beats one tuple per call transposed afterwards.
+_FIELDS = tuple(map(attrgetter, (
+    "route", "model_requested", "model", "provider", "session_id", "api_path",
+    "prompt_tokens", "completion_tokens", "cached_input_tokens", "cache_creation_tokens",
+    "reasoning_tokens", "duration_ms", "status_code", "span_status", "flagged", "signals",
+    "cost")))
 _COST = attrgetter("cost_usd", "source", "drift")
 _SIGNALS = attrgetter("quality_score", "quality")
 _END = attrgetter("end_ns")
@@ -135,7 +136,7 @@ class _Columns:
         n = len(calls)
         self.n = n
         # Calls sharing every name form a group: names are read once per group, not per call.
-        fields = list(zip(*map(_FIELDS, calls), strict=True))
+        fields = [list(map(get, calls)) for get in _FIELDS]
         (route, requested, model, provider, session, api_path, prompt_raw, completion_raw,
          read_raw, write_raw, reasoning_raw, latency, status, span_status, flagged, signals,
          cost) = fields
