@@ -167,3 +167,23 @@ def test_one_rule_from_flags(files, capsys):
     assert code == 2 and "not both" in err
     code, _, err = whatif(capsys, "--from", str(traces), "--route", "chat")
     assert code == 2 and "go with --to MODEL" in err
+
+
+def test_a_recording_without_llm_calls_is_a_one_line_error(tmp_path, capsys):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    code, _, err = whatif(capsys, str(rules), "--from", str(empty))
+    assert code == 2 and err.strip() == f"plano obs whatif: no LLM calls in {empty}"
+
+
+def test_span_text_in_the_summary_cannot_restyle_the_terminal(tmp_path, capsys):
+    route = "code\x1b[31mred[/bold]"
+    attrs = llm_attrs(**{"plano.route.name": route})
+    traces = tmp_path / "t.jsonl"
+    traces.write_text(otlp_json_line(request(span(attrs))) + "\n")
+    code, out, _ = whatif(capsys, "--from", str(traces), "--to", "gpt-4o", "--route", route,
+                          "--iterations", "20")
+    assert code == 0
+    assert "\x1b" not in out and "code\\x1b[31mred[/bold]" in out

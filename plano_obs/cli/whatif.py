@@ -138,9 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     except RulesError as e:
         raise UsageError(str(e)) from None
     pricer = _pricer(args)
-    calls, source = read_calls(args.from_files, pricer)
-    if not calls:
-        raise UsageError(f"no LLM calls in {', '.join(args.from_files)}")
+    calls, source = _load_calls(args, pricer)
     window = _window(args, max(c.end_ns for c in calls))
     try:
         seed = DEFAULT_SEED if args.seed is None else args.seed
@@ -169,6 +167,14 @@ def _pricer(args: argparse.Namespace) -> Any:
 
     # Never refreshed: the same files give the same prices, hence the same result.
     return Pricer(pricing_file=args.pricing_file, plano_config=args.config, offline=True)
+
+
+def _load_calls(args: argparse.Namespace, pricer: Any) -> tuple[list[LLMCall], str]:
+    """The calls to replay and where they came from (the one place a new input plugs in)."""
+    calls, source = read_calls(args.from_files, pricer)
+    if not calls:
+        raise UsageError(f"no LLM calls in {', '.join(args.from_files)}")
+    return calls, source
 
 
 class _Collector:
