@@ -109,8 +109,8 @@ _FIELDS = tuple(map(attrgetter, (
     "prompt_tokens", "completion_tokens", "cached_input_tokens", "cache_creation_tokens",
     "reasoning_tokens", "duration_ms", "status_code", "span_status", "flagged", "signals",
     "cost")))
-_COST = attrgetter("cost_usd", "source", "drift")
-_SIGNALS = attrgetter("quality_score", "quality")
+_COST_USD, _COST_SOURCE, _DRIFT = map(attrgetter, ("cost_usd", "source", "drift"))
+_SCORE, _QUALITY = map(attrgetter, ("quality_score", "quality"))
 _END = attrgetter("end_ns")
 _IDS = attrgetter("trace_id", "span_id")
 
@@ -177,13 +177,12 @@ class _Columns:
         self.quality_score = np.full(n, np.nan)
         self.quality_code = np.zeros(n, dtype=np.int64)  # 0: no signal analysis
         self.quality_names: list[str | None] = [None]
-        analysed = np.flatnonzero(np.fromiter(map(is_not, signals, repeat(None)), dtype=bool,
-                                              count=n))
+        has_signals = np.fromiter(map(is_not, signals, repeat(None)), dtype=bool, count=n)
+        analysed = np.flatnonzero(has_signals)
         if analysed.size:
-            present = list(compress(signals, map(is_not, signals, repeat(None))))
-            scores, qualities = zip(*map(_SIGNALS, present), strict=True)
-            self.quality_score[analysed] = _floats(scores)
-            codes, names = _codes(qualities)
+            present = list(compress(signals, has_signals.tolist()))
+            self.quality_score[analysed] = _floats(list(map(_SCORE, present)))
+            codes, names = _codes(list(map(_QUALITY, present)))
             self.quality_code[analysed] = codes + 1
             self.quality_names += names
 
@@ -191,9 +190,9 @@ class _Columns:
         for i in np.flatnonzero(np.fromiter(map(is_, costs, repeat(None)), dtype=bool,
                                             count=n)).tolist():
             costs[i] = pricer.price(calls[i])  # not priced at ingest
-        cost_usd, self._cost_source, drift = zip(*map(_COST, costs), strict=True)
-        self.baseline = _floats(cost_usd)
-        self.drift = np.array(drift, dtype=bool)
+        self.baseline = _floats(list(map(_COST_USD, costs)))
+        self._cost_source = list(map(_COST_SOURCE, costs))
+        self.drift = np.array(list(map(_DRIFT, costs)), dtype=bool)
         spelling_code, spellings = _codes([g[2] for g in self.groups])
         identity_code, self.model_keys = _codes(list(map(model_identity, spellings)))
         self.model_code = identity_code[spelling_code][self.group_of]
