@@ -244,6 +244,7 @@ def test_moved_calls_take_the_target_latency_distribution():
     assert lat.projected == 10
     assert lat.projected_p95_ms.value == 209.0
     assert all(c.projected_latency_ms == 204.0 for c in result.calls if c.outcome == "moved")
+    assert any(c.startswith("thin latency history: gpt-small (10)") for c in result.caveats)
 
 
 def test_a_target_without_history_keeps_its_calls_latency_and_says_so():

@@ -58,6 +58,8 @@ __all__ = ["MAX_ITERATIONS", "ReplayError", "Window", "model_identity", "replay"
 MAX_ITERATIONS = 100_000
 #: Fewer calls than this and the intervals deserve a warning.
 SMALL_SAMPLE = 1_000
+#: A target with fewer successful calls than this in the window has a thin latency history.
+THIN_HISTORY = 30
 #: An interval wider than this share of its estimate (either side) is a rough estimate.
 ROUGH_INTERVAL = 0.30
 CONFIDENCE = 0.95
@@ -448,7 +450,7 @@ def replay(
                                            targets, iterations, rng)
     breakdown = _breakdown(cols, compiled, targets, rule_of, outcome, priced, projected)
     quality = _quality(cols, ordered, compiled, targets, target_of, moved)
-    caveats = _caveats(cols, totals, breakdown, moved, quality)
+    caveats = _caveats(cols, totals, breakdown, moved, quality, latency_cols[2])
     per_call = None
     if include_calls:
         per_call = _per_call(ordered, cols, compiled, targets, rule_of, outcome, projected,
@@ -498,7 +500,7 @@ def _savings_pct(sums: np.ndarray) -> np.ndarray:
 def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.ndarray,
             projected: np.ndarray, target_of: np.ndarray, targets: Sequence[_Target | None],
             iterations: int, rng: np.random.Generator
-            ) -> tuple[Totals, tuple[np.ndarray, np.ndarray], str]:
+            ) -> tuple[Totals, tuple[np.ndarray, np.ndarray, list[str]], str]:
     counts = np.bincount(outcome, minlength=len(_OUTCOMES))
     base = cols.baseline[priced]
     delta = base - projected[priced]
@@ -538,7 +540,7 @@ def _totals(cols: _Columns, outcome: np.ndarray, moved: np.ndarray, priced: np.n
 
 def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
              targets: Sequence[_Target | None], iterations: int, rng: np.random.Generator
-             ) -> tuple[LatencyTotals, tuple[np.ndarray, np.ndarray]]:
+             ) -> tuple[LatencyTotals, tuple[np.ndarray, np.ndarray, list[str]]]:
     """Percentiles before and after; moved calls take their target's latency distribution.
 
     The projected population is every call that keeps its own latency, plus, for each target,
@@ -626,7 +628,9 @@ def _latency(cols: _Columns, moved: np.ndarray, target_of: np.ndarray,
         unprojected=int(unprojected.sum()),
         failed_kept=int(failed_kept.sum()),
     )
-    return totals, (projected_ms, lat_outcome)
+    thin = [f"{cols.model_keys[code]} ({int(served[code])})"
+            for code in np.unique(dest[projected]).tolist() if served[code] < THIN_HISTORY]
+    return totals, (projected_ms, lat_outcome, thin)
 
 
 def _sums(values: np.ndarray) -> float | None:
@@ -767,7 +771,8 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def _caveats(cols: _Columns, totals: Totals, breakdown: Sequence[RuleBreakdown],
-             moved: np.ndarray, quality: Sequence[RouteQuality]) -> list[str]:
+             moved: np.ndarray, quality: Sequence[RouteQuality],
+             thin_history: Sequence[str]) -> list[str]:
     """What to keep in mind, in words, in a fixed order."""
     out = []
     if totals.calls < SMALL_SAMPLE:
@@ -794,6 +799,9 @@ def _caveats(cols: _Columns, totals: Totals, breakdown: Sequence[RuleBreakdown],
     if lat.unprojected:
         out.append(f"latency unprojected: {_plural(lat.unprojected, 'moved call')} go to a "
                    f"model with no latency history in the window; they keep their own latency")
+    if thin_history:
+        out.append(f"thin latency history: {', '.join(thin_history)} successful calls in the "
+                   f"window stand in for every call moved there; little evidence")
     if lat.projected:
         out.append("projected latency draws on each target's whole latency distribution in the "
                    "window, whatever the size of its calls there")
@@ -820,9 +828,9 @@ def _caveats(cols: _Columns, totals: Totals, breakdown: Sequence[RuleBreakdown],
 
 def _per_call(calls: Sequence[LLMCall], cols: _Columns, rules: Sequence[CompiledRule],
               targets: Sequence[_Target | None], rule_of: np.ndarray, outcome: np.ndarray,
-              projected: np.ndarray, latency_cols: tuple[np.ndarray, np.ndarray]
+              projected: np.ndarray, latency_cols: tuple[np.ndarray, np.ndarray, list[str]]
               ) -> list[CallReplay]:
-    projected_ms, lat_outcome = latency_cols
+    projected_ms, lat_outcome, _ = latency_cols
     out = []
     for i, call in enumerate(calls):
         r = int(rule_of[i])
