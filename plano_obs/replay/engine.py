@@ -41,6 +41,8 @@ from plano_obs.replay._bootstrap import (
 )
 from plano_obs.replay.rules import CompiledRule, RuleSet, TokenCondition
 from plano_obs.replay.schema import (
+    LATENCY_OUTCOMES,
+    OUTCOMES,
     CallReplay,
     Estimate,
     LatencyTotals,
@@ -64,11 +66,10 @@ THIN_HISTORY = 30
 ROUGH_INTERVAL = 0.30
 CONFIDENCE = 0.95
 
-# Outcomes, as the schema spells them.
-UNMATCHED, KEPT, ON_TARGET, MOVED, UNPRICEABLE, NO_USAGE = (
-    "unmatched", "kept", "on target", "moved", "unpriceable", "no usage")
-_OUTCOMES = (UNMATCHED, KEPT, ON_TARGET, MOVED, UNPRICEABLE, NO_USAGE)
-_LAT_OUTCOMES = ("unchanged", "projected", "no target history", "failed call", "unknown")
+# Outcomes by name; arrays hold their index in the schema's list.
+UNMATCHED, KEPT, ON_TARGET, MOVED, UNPRICEABLE, NO_USAGE = OUTCOMES
+_OUTCOMES = OUTCOMES
+_LAT_OUTCOMES = LATENCY_OUTCOMES
 
 
 class ReplayError(ValueError):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from plano_obs.analytics.document import PricingSummary
 
 __all__ = [
+    "LATENCY_OUTCOMES",
+    "OUTCOMES",
     "SCHEMA_VERSION",
     "CallReplay",
     "Estimate",
@@ -34,6 +36,8 @@ SCHEMA_VERSION = 1
 Outcome = Literal["unmatched", "kept", "on target", "moved", "unpriceable", "no usage"]
 LatencyOutcome = Literal["unchanged", "projected", "no target history", "failed call",
                          "unknown"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+LATENCY_OUTCOMES: tuple[str, ...] = get_args(LatencyOutcome)
 
 
 class _Model(BaseModel):
