@@ -386,3 +386,15 @@ def test_bag_of_little_bootstraps_covers_sums_and_ratios_about_95_percent_of_the
     assert method.startswith("bag of little bootstraps: 3 subsamples of 166 calls")
     assert 0.88 <= covered[0] / trials <= 0.99, covered
     assert 0.88 <= covered[1] / trials <= 0.99, covered
+
+
+def test_a_target_the_catalog_cannot_attribute_is_unpriceable_and_says_why():
+    # o-think is no known family and the rule names no provider: the catalog will not guess.
+    result = run([call(P)], rules({"name": "r", "match": {}, "to": "o-think"}))
+    breakdown = result.rules[0]
+    assert breakdown.target_priced is False and breakdown.unpriceable == 1
+    assert breakdown.target_unpriced_because.startswith("ambiguous: ")
+    assert any("o-think (ambiguous: " in c for c in result.caveats)
+    named = run([call(P)], rules({"name": "r", "match": {},
+                                  "to": {"model": "o-think", "provider": "openai"}}))
+    assert named.totals.moved == 1

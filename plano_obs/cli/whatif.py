@@ -311,7 +311,7 @@ def summary_text(r: WhatIfResult) -> str:
             f"  {_safe(b.rule):<{name_width}}  {b.matched:>8,}  {b.moved:>8,}  "
             f"{_usd(b.baseline_cost_usd):>12}  {_usd(b.projected_cost_usd):>12}  "
             f"{_usd(b.savings_usd):>12}  {_pct(b.savings_pct):>7}  {_safe(b.action)}"
-            + ("" if b.target_priced is not False else "  (no price: unchanged)"))
+            + ("" if b.target_priced is not False else "  (no price: calls unchanged)"))
     if r.quality:
         lines += ["", "quality on the same route (evidence, not a verdict)"]
         for q in r.quality:

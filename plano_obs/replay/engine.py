@@ -252,6 +252,7 @@ class _Target:
     key: str  # model_identity of the target
     entry: str | None
     shape: str  # "openai" | "anthropic"
+    why_unpriced: str | None = None  # the catalog's reason, one line
 
 
 def _resolve_target(pricer: Pricer, model: str, provider: str | None) -> _Target:
@@ -262,7 +263,7 @@ def _resolve_target(pricer: Pricer, model: str, provider: str | None) -> _Target
     shape = "anthropic" if owner == "anthropic" else "openai"
     key = model_identity(model) or model
     if entry is None:
-        return _Target(None, key, None, shape)
+        return _Target(None, key, None, shape, f"{resolution.status}: {resolution.reason}")
     return _Target(CompiledPrice(entry), key, entry.key, shape)
 
 
@@ -660,6 +661,7 @@ def _breakdown(cols: _Columns, rules: Sequence[CompiledRule], targets: Sequence[
             target_provider=None if to is None else to.provider,
             target_priced=None if target is None else target.price is not None,
             target_price_entry=None if target is None else target.entry,
+            target_unpriced_because=None if target is None else target.why_unpriced,
             matched=int(mine.sum()),
             moved=int((mine & (outcome == _OUTCOMES.index(MOVED))).sum()),
             unpriceable=int((mine & (outcome == _OUTCOMES.index(UNPRICEABLE))).sum()),
@@ -782,9 +784,10 @@ def _caveats(cols: _Columns, totals: Totals, breakdown: Sequence[RuleBreakdown],
     if totals.moved == 0:
         out.append("no call was moved to another model: the projection equals the baseline")
     if totals.unpriceable:
-        names = sorted({b.target_model for b in breakdown if b.unpriceable and b.target_model})
+        names = sorted({f"{b.target_model} ({b.target_unpriced_because})" for b in breakdown
+                        if b.unpriceable and b.target_model})
         out.append(f"unpriceable: {_plural(totals.unpriceable, 'matched call')} go to a "
-                   f"target with no price ({', '.join(names)}); counted unchanged, never as "
+                   f"target with no price: {'; '.join(names)}; counted unchanged, never as "
                    f"savings")
     if totals.no_usage:
         out.append(f"no usage: {_plural(totals.no_usage, 'matched call')} reported no token "

@@ -108,6 +108,8 @@ class RuleBreakdown(_Model):
     target_provider: str | None
     target_priced: bool | None = Field(description="the target has a price; null for 'keep'")
     target_price_entry: str | None = Field(description="the catalog entry that prices it")
+    target_unpriced_because: str | None = Field(
+        description="why the catalog has no price for the target (unpriced or ambiguous)")
     matched: int
     moved: int
     unpriceable: int
