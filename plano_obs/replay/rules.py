@@ -174,13 +174,21 @@ def _model_pattern(pattern: str) -> Callable[[str], bool]:
     glob = any(c in key for c in "*?[")
     any_version = not glob and identity(last) == last
 
+    verdicts: dict[str, bool] = {}  # model names repeat across calls; parsing one is not cheap
+
     def test(name: str) -> bool:
-        cand_prefix, _, cand = canonical(name).rpartition("/")
-        if prefix and cand_prefix != prefix:
-            return False
-        if glob:
-            return fnmatch.fnmatchcase(cand, last)
-        return cand == last or (any_version and identity(cand) == last)
+        verdict = verdicts.get(name)
+        if verdict is None:
+            cand_prefix, _, cand = canonical(name).rpartition("/")
+            if prefix and cand_prefix != prefix:
+                verdict = False
+            elif glob:
+                verdict = fnmatch.fnmatchcase(cand, last)
+            else:
+                verdict = cand == last or (any_version and identity(cand) == last)
+            if len(verdicts) < 100_000:
+                verdicts[name] = verdict
+        return verdict
 
     return test
 
