@@ -398,3 +398,11 @@ def test_a_target_the_catalog_cannot_attribute_is_unpriceable_and_says_why():
     named = run([call(P)], rules({"name": "r", "match": {},
                                   "to": {"model": "o-think", "provider": "openai"}}))
     assert named.totals.moved == 1
+
+
+def test_a_call_without_an_http_status_fails_by_its_span_status():
+    silent = call(P, status_code=None, span_status="error", at_s=1)
+    fine = call(P, status_code=None, span_status="ok", at_s=2)
+    result = run([silent, fine], rules(TO_SMALL))
+    assert [c.failed for c in result.calls] == [True, False]
+    assert result.totals.failed_moved == 1

@@ -104,14 +104,14 @@ def _at(ns: int) -> datetime:
 
 # -- the calls as columns ---------------------------------------------------------------------
 
-#: Everything read from a call: first what rules match on (route, requested model, model,
-#: provider, session) and the API path, then the numbers. Read a field at a time (a C loop
-#: each), which beats one tuple per call transposed afterwards.
+#: What is read from every call: what rules match on (route, requested model, model, provider)
+#: and the API path, then the numbers. A field at a time (a C loop each) beats one tuple per
+#: call transposed afterwards. The session and the span status are read only when needed.
 _FIELDS = tuple(map(attrgetter, (
-    "route", "model_requested", "model", "provider", "session_id", "api_path",
+    "route", "model_requested", "model", "provider", "api_path",
     "prompt_tokens", "completion_tokens", "cached_input_tokens", "cache_creation_tokens",
-    "reasoning_tokens", "duration_ms", "status_code", "span_status", "flagged", "signals",
-    "cost")))
+    "reasoning_tokens", "duration_ms", "status_code", "flagged", "signals", "cost")))
+_SESSION, _SPAN_STATUS = map(attrgetter, ("session_id", "span_status"))
 _COST_USD, _COST_SOURCE, _DRIFT = map(attrgetter, ("cost_usd", "source", "drift"))
 _SCORE, _QUALITY = map(attrgetter, ("quality_score", "quality"))
 _END = attrgetter("end_ns")
@@ -135,14 +135,15 @@ def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
 class _Columns:
     """What the replay reads from each call, once, as arrays."""
 
-    def __init__(self, calls: Sequence[LLMCall], pricer: Pricer) -> None:
+    def __init__(self, calls: Sequence[LLMCall], pricer: Pricer, *, sessions: bool) -> None:
         n = len(calls)
         self.n = n
-        # Calls sharing every name form a group: names are read once per group, not per call.
         fields = [list(map(get, calls)) for get in _FIELDS]
-        (route, requested, model, provider, session, api_path, prompt_raw, completion_raw,
-         read_raw, write_raw, reasoning_raw, latency, status, span_status, flagged, signals,
-         cost) = fields
+        (route, requested, model, provider, api_path, prompt_raw, completion_raw, read_raw,
+         write_raw, reasoning_raw, latency, status, flagged, signals, cost) = fields
+        # Calls sharing every name form a group: names are tested once per group, not per call.
+        # Sessions are many; they only enter the groups when some rule matches on them.
+        session = list(map(_SESSION, calls)) if sessions else [None] * n
         self.group_of, self.groups = _codes(
             list(zip(route, requested, model, provider, session, api_path, strict=True)))
         prompt_f, completion_f = _floats(prompt_raw), _floats(completion_raw)
@@ -173,9 +174,10 @@ class _Columns:
 
         self.latency = _floats(latency)
         status_f = _floats(status)
-        span_error = np.array(span_status, dtype=object) == "error"
         # LLMCall.is_error: an HTTP status of 400+, else a span status of error.
-        self.failed = np.where(np.isnan(status_f), span_error, status_f >= 400)
+        self.failed = status_f >= 400
+        for i in np.flatnonzero(np.isnan(status_f)).tolist():
+            self.failed[i] = _SPAN_STATUS(calls[i]) == "error"
         self.flagged = np.array(flagged, dtype=bool)
         self.quality_score = np.full(n, np.nan)
         self.quality_code = np.zeros(n, dtype=np.int64)  # 0: no signal analysis
@@ -406,7 +408,8 @@ def replay(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        cols = _Columns(ordered, pricer)
+        cols = _Columns(ordered, pricer,
+                        sessions=any(r.match.session is not None for r in rules.rules))
     finally:
         if collecting:
             gc.enable()
