@@ -406,3 +406,14 @@ def test_a_call_without_an_http_status_fails_by_its_span_status():
     result = run([silent, fine], rules(TO_SMALL))
     assert [c.failed for c in result.calls] == [True, False]
     assert result.totals.failed_moved == 1
+
+
+def test_rules_sending_a_route_to_the_same_model_share_one_quality_entry():
+    calls = [call(P, at_s=1, model_requested="smart-llm"), call(P, at_s=2),
+             call(P, model="gpt-small", at_s=3)]
+    result = run(calls, rules(TO_SMALL, {"name": "a", "priority": 5,
+                                         "match": {"requested_model": "smart-llm"},
+                                         "to": "openai/gpt-small"}))
+    assert result.totals.moved == 2
+    assert [(q.route, q.source_model, q.target_model, q.moved) for q in result.quality] == [
+        ("code generation", "gpt-big", "openai/gpt-small", 2)]

@@ -704,9 +704,14 @@ def _quality(cols: _Columns, calls: Sequence[LLMCall], rules: Sequence[CompiledR
     rows = np.flatnonzero(moved)
     if rows.size == 0:
         return []
-    models, n_rules = len(cols.model_keys), max(len(rules), 1)
+    # Rules that send calls to the same model share its evidence: one entry per target model.
+    target_keys = sorted({t.key for t in targets if t is not None})
+    first_rule = {key: next(i for i, t in enumerate(targets) if t is not None and t.key == key)
+                  for key in target_keys}
+    target_id = np.array([-1 if t is None else target_keys.index(t.key) for t in targets])
+    models, n_targets = len(cols.model_keys), max(len(target_keys), 1)
     pair = cols.route_code * models + cols.model_code  # (route, model) as one integer
-    triple = pair[rows] * n_rules + target_of[rows]
+    triple = pair[rows] * n_targets + target_id[target_of[rows]]
     keys, first, sizes = np.unique(triple, return_index=True, return_counts=True)
     evidence: dict[int, QualityEvidence | None] = {}
 
@@ -721,14 +726,13 @@ def _quality(cols: _Columns, calls: Sequence[LLMCall], rules: Sequence[CompiledR
 
     out = []
     for key, at, size in zip(keys.tolist(), first.tolist(), sizes.tolist(), strict=True):
-        rule_index = key % n_rules
-        route_code, model_code = divmod(key // n_rules, models)
-        target = targets[rule_index]
-        rule = rules[rule_index].rule
-        assert target is not None and rule.to is not None
+        target_key = target_keys[key % n_targets]
+        route_code, model_code = divmod(key // n_targets, models)
+        rule = rules[first_rule[target_key]].rule
+        assert rule.to is not None
         source = evidence_of(route_code, model_code)
         assert source is not None  # the moved calls themselves are on it
-        there = evidence_of(route_code, cols.code_of(target.key))
+        there = evidence_of(route_code, cols.code_of(target_key))
         out.append(RouteQuality(
             route=cols.routes[route_code],
             source_model=calls[rows[at]].model,
