@@ -31,6 +31,7 @@ DESCRIPTION = (
 
 _PROG = "plano obs whatif"
 DEFAULT_SEED = 0
+_QUALITY_LINES = 15
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: ``--fail-on`` metrics: name -> how to read it from a result (None = unknown).
@@ -313,11 +314,14 @@ def summary_text(r: WhatIfResult) -> str:
             f"{_usd(b.savings_usd):>12}  {_pct(b.savings_pct):>7}  {_safe(b.action)}"
             + ("" if b.target_priced is not False else "  (no price: calls unchanged)"))
     if r.quality:
-        lines += ["", "quality on the same route (evidence, not a verdict)"]
-        for q in r.quality:
+        lines += ["", "quality on the same route (evidence, not a verdict; most moved calls first)"]
+        shown = sorted(r.quality, key=lambda q: -q.moved)[:_QUALITY_LINES]
+        for q in shown:
             route = "direct calls" if q.route is None else f"route {_safe(q.route)!s}"
             lines.append(f"  {route}: {_safe(q.source_model)} -> {_safe(q.target_model)} "
                          f"({q.moved:,} moved): {q.note}")
+        if len(r.quality) > len(shown):
+            lines.append(f"  … and {len(r.quality) - len(shown):,} more (--json lists them all)")
     if r.caveats:
         lines += ["", "caveats"]
         lines += [f"  - {_safe(c)}" for c in r.caveats]
