@@ -187,3 +187,19 @@ def test_span_text_in_the_summary_cannot_restyle_the_terminal(tmp_path, capsys):
                           "--iterations", "20")
     assert code == 0
     assert "\x1b" not in out and "code\\x1b[31mred[/bold]" in out
+
+
+def test_the_summary_shows_the_busiest_quality_entries_and_counts_the_rest():
+    from plano_obs.cli.whatif import summary_text
+    from plano_obs.replay import parse_rules, replay
+
+    from replay_fixtures import call, pricer, window
+
+    p = pricer()
+    calls = [call(p, route=f"route {i:02d}", at_s=i * 100 + k)
+             for i in range(20) for k in range(1 + i)]
+    rules = parse_rules({"rules": [{"name": "all", "match": {}, "to": "gpt-small"}]})
+    text = summary_text(replay(calls, rules, p, window=window(), seed=1, iterations=20))
+    shown = [line for line in text.splitlines() if line.startswith("  route route ")]
+    assert len(shown) == 15 and shown[0].startswith("  route route 19: gpt-big -> gpt-small")
+    assert "  … and 5 more (--json lists them all)" in text
