@@ -190,8 +190,8 @@ def test_span_text_in_the_summary_cannot_restyle_the_terminal(tmp_path, capsys):
 
 
 def test_the_summary_shows_the_busiest_quality_entries_and_counts_the_rest():
-    from plano_obs.replay.summary import summary_text
     from plano_obs.replay import parse_rules, replay
+    from plano_obs.replay.summary import summary_text
 
     from replay_fixtures import call, pricer, window
 

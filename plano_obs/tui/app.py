@@ -17,11 +17,13 @@ from plano_obs.runtime import Runtime
 from plano_obs.shutdown import QUIT_SIGNALS, on_signals
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEY_IDS, GLOBAL_KEYS
+from plano_obs.tui.messages import TryOnAnotherModel
 from plano_obs.tui.quit import DaemonThreads, QuitDeadline
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.screens.help import HelpScreen, help_markdown
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
+from plano_obs.tui.screens.whatif import WhatIfScreen
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.table import RowTable
@@ -80,7 +82,13 @@ class ObsApp(App[int]):
                              *RouteTable.BINDINGS, *_own(MainScreen.BINDINGS)]),
             ("Call detail", _own(DetailScreen.BINDINGS)),
             ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
+            ("What if", _own(WhatIfScreen.BINDINGS)),
         ])))
+
+    def on_try_on_another_model(self, message: TryOnAnotherModel) -> None:
+        """A Models or Routes row asks what its calls would have cost on another model."""
+        self.push_screen(WhatIfScreen(self.ctx, route=message.route, direct=message.direct,
+                                      model=message.model))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every key that applies on this screen, then Textual's own."""

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from plano_obs.analytics.document import ModelRollup
+from plano_obs.tui.messages import TryOnAnotherModel
 from plano_obs.tui.text import count, ms, safe, usd_decimals, usd_fixed
 from plano_obs.tui.widgets.table import Column, RowTable
 
@@ -28,6 +29,8 @@ class ModelTable(RowTable):
     BINDINGS = [
         Binding("enter", "select", "Filter by model", id="filter_row",
                 tooltip="On Models: show only calls of the model under the cursor"),
+        Binding("o", "try_other_model", "Other model", id="try_other_model",
+                tooltip="What if the calls of this model had run on another model"),
     ]
 
     def show(self, rows: Sequence[ModelRollup], sort: str) -> None:
@@ -57,3 +60,9 @@ class ModelTable(RowTable):
         """The model under the cursor."""
         key = self.highlighted_key
         return key.split("\x00", 1)[0] or None if key else None
+
+    def action_try_other_model(self) -> None:
+        """Ask for the what-if screen for the model under the cursor."""
+        model = self.highlighted_model
+        if model is not None:
+            self.post_message(TryOnAnotherModel(model=model))

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from plano_obs.analytics.document import RouteRollup
+from plano_obs.tui.messages import TryOnAnotherModel
 from plano_obs.tui.text import DASH, count, safe, usd_decimals, usd_fixed
 from plano_obs.tui.widgets.table import Column, RowTable
 
@@ -41,6 +42,8 @@ class RouteTable(RowTable):
     BINDINGS = [
         Binding("enter", "select", "Filter by route", id="filter_row",
                 tooltip="On Routes: show only calls of the route under the cursor"),
+        Binding("o", "try_other_model", "Other model", id="try_other_model",
+                tooltip="What if the calls of this route had run on another model"),
     ]
 
     def show(self, rows: Sequence[RouteRollup], sort: str) -> None:
@@ -65,3 +68,9 @@ class RouteTable(RowTable):
         """The route under the cursor (None for direct traffic)."""
         key = self.highlighted_key
         return None if key is None or key.startswith("\x00") else key
+
+    def action_try_other_model(self) -> None:
+        """Ask for the what-if screen for the route under the cursor."""
+        if self.highlighted_key is not None:
+            route = self.highlighted_route
+            self.post_message(TryOnAnotherModel(route=route, direct=route is None))
