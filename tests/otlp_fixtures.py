@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import socket
 import time
@@ -125,3 +126,22 @@ def send(port: int, req: ExportTraceServiceRequest) -> None:
             request_serializer=ExportTraceServiceRequest.SerializeToString,
             response_deserializer=ExportTraceServiceResponse.FromString)
         export(req, timeout=5)
+
+
+_HEX_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def otlp_json(req: ExportTraceServiceRequest) -> dict[str, Any]:
+    """The OTLP/JSON form of ``req``, as the Collector's otlphttp exporter (``encoding: json``)
+    writes it: lowerCamelCase keys, hex ids, 64-bit integers as strings, enums as integers."""
+    from google.protobuf.json_format import MessageToDict
+
+    def hex_ids(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: (base64.b64decode(v).hex() if k in _HEX_ID_KEYS else hex_ids(v))
+                    for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [hex_ids(v) for v in obj]
+        return obj
+
+    return hex_ids(MessageToDict(req, use_integers_for_enums=True))

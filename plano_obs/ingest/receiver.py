@@ -19,14 +19,11 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 
-from plano_obs.ingest.decode import RequestDecodeError, decode_request
+from plano_obs.ingest.decode import RequestDecodeError
+from plano_obs.ingest.service import export
 from plano_obs.ingest.store import Store
-from plano_obs.model import OTLP_TRACE_EXPORT_METHOD, DecodeResult
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 __all__ = [
     "PortInUseError",
@@ -39,7 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Requests at least this large are decoded off the event loop, so small ones keep flowing.
 _OFFLOAD_BYTES = 256 * 1024
-_EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 #: Retry after this long when overloaded: OTLP exporters (and the Collector) retry
 #: RESOURCE_EXHAUSTED only when the server says when, in a google.rpc.RetryInfo trailer.
 RETRY_AFTER_S = 1
@@ -116,24 +112,6 @@ class ReceiverError(RuntimeError):
 
 class PortInUseError(ReceiverError):
     """The address is taken by another process."""
-
-
-def _response(result: DecodeResult) -> bytes:
-    if not result.rejected:
-        return _EMPTY_RESPONSE
-    reasons: dict[str, int] = {}
-    for r in result.rejected:
-        reasons[r.reason] = reasons.get(r.reason, 0) + 1
-    message = "; ".join(
-        f"{n} span{'s' if n > 1 else ''}: {reason}" for reason, n in list(reasons.items())[:5]
-    )
-    if len(reasons) > 5:
-        message += f"; and {len(reasons) - 5} other reasons"
-    return ExportTraceServiceResponse(
-        partial_success=ExportTracePartialSuccess(
-            rejected_spans=len(result.rejected), error_message=message
-        )
-    ).SerializeToString()
 
 
 class _Handlers(grpc.GenericRpcHandler):
@@ -311,6 +289,4 @@ class Receiver:
         self.store.count_refused(reason)
 
     def _ingest(self, request: bytes) -> bytes:
-        result = decode_request(request)
-        self.store.ingest(result)
-        return _response(result)
+        return export(self.store, request).SerializeToString()
