@@ -8,6 +8,8 @@ import json
 import resource
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -509,3 +511,45 @@ def test_busy_port_is_a_clear_error_naming_the_flag():
         with pytest.raises(PortInUseError) as e:
             r.start()
         assert str(port) in str(e.value) and "--http-port" in str(e.value)
+
+
+def test_cli_busy_http_port_is_one_line_and_exit_code_2():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "plano_obs", "--port", "0", "--http-port", str(port),
+             "--plain", "--offline"],
+            capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(port) in lines[0] and "--http-port" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_plain_mode_says_both_addresses_and_no_http_turns_it_off(free_port):
+    for flags, expected in ((["--http-port", str(free_port)],
+                             f"127.0.0.1:{free_port} (OTLP/HTTP)"),
+                            (["--no-http"], None)):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "plano_obs", "--port", "0", "--plain", "--offline", *flags],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert "(OTLP/gRPC)" in first
+            if expected is None:
+                assert "OTLP/HTTP" not in first
+                with pytest.raises(httpx.ConnectError):
+                    httpx.post(f"http://127.0.0.1:{free_port}/v1/traces", content=b"")
+            else:
+                assert expected in first
+                response = httpx.post(f"http://127.0.0.1:{free_port}/v1/traces",
+                                      content=llm_payload(), headers=PROTOBUF)
+                assert response.status_code == 200
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+        assert proc.returncode == 0
