@@ -330,6 +330,17 @@ def test_too_many_requests_at_once_is_429_with_retry_after():
         r.stop(grace=0)
 
 
+def test_expect_100_continue_is_answered_before_the_body_is_sent(receiver):
+    body = llm_payload()
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as s:
+        s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf"
+                  b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(body)
+        assert s.recv(100).startswith(b"HTTP/1.1 200 OK")
+    assert receiver.store.stats().calls == 2
+
+
 # -- clients that lie, dawdle or crowd in ----------------------------------------------------
 
 

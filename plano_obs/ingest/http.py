@@ -362,6 +362,9 @@ class HttpReceiver:
         held = [length or 0]
         self._pending_bytes += held[0]
         try:
+            if request.headers.get("Expect", "").lower() == "100-continue":
+                # curl waits for this before sending a large body; refusals above went first.
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = await self._read_body(request, length, held)
             json_body = media == JSON
             if len(body) < _OFFLOAD_BYTES and encoding == "identity":
