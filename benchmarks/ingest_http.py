@@ -9,7 +9,7 @@ transport, and sends it the same pre-serialized ``otlp_load.py`` requests, 2 in 
   send it by default (one keep-alive connection per request in flight);
 - ``http+gzip``: the same, gzip-compressed beforehand (as an exporter with compression on);
 - ``http+json``: the first ``--json-spans`` of them as OTLP/JSON (the Collector's
-  ``encoding: json``), a secondary line: fewer, as JSON is read about ten times slower.
+  ``encoding: json``), a secondary line: fewer, as OTLP/JSON is much slower to read.
 
 The transports alternate their order from one round to the next: this 2-core machine's speed
 drifts, and other work may share it, so only the ratios within one run compare. For each it prints
