@@ -16,18 +16,16 @@ import errno
 import json
 import logging
 import socket
-import threading
 import zlib
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf import json_format
 
+from plano_obs.ingest._serving import PortInUseError, ReceiverError, ServingThread
 from plano_obs.ingest.decode import RequestDecodeError
-from plano_obs.ingest.receiver import PortInUseError, ReceiverError
 from plano_obs.ingest.service import export
 from plano_obs.ingest.store import Store
 
@@ -168,8 +166,11 @@ class _Closing(asyncio.Protocol):
         transport.close()
 
 
-class HttpReceiver:
+class HttpReceiver(ServingThread):
     """Accepts OTLP/HTTP ``POST /v1/traces`` and feeds the store."""
+
+    thread_name = "plano-obs-http"
+    what = "the OTLP/HTTP receiver"
 
     def __init__(
         self,
@@ -185,9 +186,8 @@ class HttpReceiver:
         idle_timeout_s: float = 30.0,
         body_timeout_s: float = 30.0,
     ) -> None:
+        super().__init__(host, port)
         self.store = store
-        self.host = host
-        self.port = port
         self.max_message_bytes = max_message_bytes
         self.max_pending_bytes = max_pending_bytes
         self.cors_origins = frozenset(cors_origins)
@@ -196,49 +196,14 @@ class HttpReceiver:
         self.idle_timeout_s = idle_timeout_s
         self.body_timeout_s = body_timeout_s
         self.requests = 0
+        self._server: _Server | None = None
+        self._listener: asyncio.Server | None = None
         self._active = 0
         self._pending_bytes = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plano-obs-http")
-        self._started = threading.Event()
-        self._stopping: asyncio.Event | None = None
-        self._grace = 1.0
-        self._start_error: BaseException | None = None
         # aiohttp reports unparseable requests through its logger: count them, print nothing.
         self._server_log = logging.Logger(f"{__name__}.server", logging.DEBUG)
         self._server_log.propagate = False
         self._server_log.addHandler(_QuietCounter(self._malformed))
-
-    @property
-    def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Bind and serve in a background thread; raises PortInUseError when the port is taken."""
-        self._thread = threading.Thread(target=self._run, name="plano-obs-http", daemon=True)
-        self._thread.start()
-        self._started.wait(timeout=10)
-        if self._start_error is not None:
-            raise self._start_error
-        if not self._started.is_set():
-            raise ReceiverError(f"the OTLP/HTTP receiver did not start on {self.address} "
-                                f"within 10 s")
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as e:  # noqa: BLE001 - reported to start()
-            self._start_error = e
-            self._started.set()
-        finally:
-            loop.close()
 
     def _bind(self) -> socket.socket:
         try:
@@ -264,37 +229,25 @@ class HttpReceiver:
         self.port = sock.getsockname()[1]
         return sock
 
-    async def _serve(self) -> None:
+    async def _listen(self) -> None:
         sock = self._bind()
         server = _Server(self._handle, logger=self._server_log, access_log=None,
                          auto_decompress=False, keepalive_timeout=self.idle_timeout_s,
                          lingering_time=2.0, max_field_size=16 * 1024)
         server.max_connections = self.max_connections
         server.on_full = self._connections_full  # type: ignore[method-assign]
-        loop = asyncio.get_running_loop()
-        listener = await loop.create_server(server, sock=sock)
-        self._stopping = asyncio.Event()
-        self._started.set()
-        await self._stopping.wait()
-        listener.close()
+        self._server = server
+        self._listener = await asyncio.get_running_loop().create_server(server, sock=sock)
+
+    async def _close(self, grace: float) -> None:
+        if self._listener is None or self._server is None:
+            return
+        self._listener.close()
         try:
-            await asyncio.wait_for(server.shutdown(self._grace), self._grace + 1)
+            await asyncio.wait_for(self._server.shutdown(grace), grace + 1)
         except TimeoutError:
             log.debug("OTLP/HTTP connections did not close within the grace period")
-        await listener.wait_closed()
-
-    def stop(self, grace: float = 1.0) -> None:
-        """Stop serving; in-flight requests get ``grace`` seconds."""
-        loop, stopping = self._loop, self._stopping
-        self._grace = grace
-        if loop is not None and stopping is not None:
-            try:
-                loop.call_soon_threadsafe(stopping.set)
-            except RuntimeError:  # the loop already closed
-                log.debug("OTLP/HTTP loop already closed")
-        if self._thread is not None:
-            self._thread.join(timeout=grace + 5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        await self._listener.wait_closed()
 
     # -- requests ---------------------------------------------------------------------------
 
