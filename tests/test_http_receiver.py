@@ -414,6 +414,24 @@ def test_a_client_that_sends_its_headers_slowly_is_disconnected_and_others_go_on
         r.stop(grace=0)
 
 
+def test_bodies_of_several_mib_are_decoded_on_the_worker_and_small_ones_still_answered(receiver):
+    big = request(*[span(llm_attrs(note="x" * 3000)) for _ in range(900)]).SerializeToString()
+    assert 2 * 1024 * 1024 < len(big) < 16 * 1024 * 1024
+    answers: list[int] = []
+    sender = threading.Thread(target=lambda: answers.append(httpx.post(
+        url(receiver), content=gzip.compress(big, 1), headers={
+            **PROTOBUF, "Content-Encoding": "gzip"}, timeout=60).status_code))
+    sender.start()
+    for _ in range(10):
+        assert httpx.post(url(receiver), content=llm_payload(), headers=PROTOBUF).status_code == 200
+    assert httpx.post(url(receiver), content=big, headers=PROTOBUF, timeout=60).status_code == 200
+    sender.join(60)
+    assert answers == [200]
+    stats = receiver.store.stats()
+    assert stats.calls == 20 + 900  # the gzip copy repeats the big one's spans: duplicates
+    assert stats.duplicate_spans == 900 and stats.refused_requests == 0
+
+
 def test_a_hundred_concurrent_clients_lose_nothing(receiver):
     traffic = DemoTraffic(23)
     bodies: list[list[tuple[bytes, dict[str, str]]]] = []
