@@ -99,7 +99,7 @@ async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
         assert isinstance(screen, MainScreen)
         assert not screen.query_one(EmptyState).display
         header = text_of(screen.query_one(StatusLine))
-        assert "OTLP 127.0.0.1 gRPC :4317 HTTP :4318" in header
+        assert "OTLP gRPC :4317 HTTP :4318" in header
         assert "pricing embedded snapshot" in header
         assert f"{demo.store.stats().calls_held:,} calls" in header
         assert "4,141 models" in header

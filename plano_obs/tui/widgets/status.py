@@ -10,14 +10,16 @@ from plano_obs.tui.view import Frame, ViewState
 
 
 def receivers_text(grpc_address: str, http_address: str | None) -> str:
-    """Both listen addresses, short: ``127.0.0.1 gRPC :4317 HTTP :4318``."""
+    """Both listen addresses, short: ``gRPC :4317 HTTP :4318`` on the default loopback host."""
     if http_address is None:
         return f"gRPC {grpc_address}"
     grpc_host, _, grpc_port = grpc_address.rpartition(":")
     http_host, _, http_port = http_address.rpartition(":")
-    if grpc_host == http_host:
-        return f"{grpc_host} gRPC :{grpc_port} HTTP :{http_port}"
-    return f"gRPC {grpc_address} HTTP {http_address}"
+    if grpc_host != http_host:
+        return f"gRPC {grpc_address} HTTP {http_address}"
+    # The header is one line: the default host goes unsaid, any other is shown once.
+    host = "" if grpc_host == "127.0.0.1" else f"{grpc_host} "
+    return f"{host}gRPC :{grpc_port} HTTP :{http_port}"
 
 
 class StatusLine(Static):
