@@ -28,6 +28,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	-$(BIN)/python benchmarks/ingest.py
 	-$(BIN)/python benchmarks/decode.py
+	-$(BIN)/python benchmarks/ingest_http.py
 	$(BIN)/python benchmarks/refresh.py
 	$(BIN)/python benchmarks/pricing.py
 	$(BIN)/python benchmarks/memory.py

@@ -198,7 +198,7 @@ def serve() -> None:
     from plano_obs.runtime import Runtime
     from plano_obs.settings import Settings
 
-    runtime = Runtime(Settings(port=0, offline=True))
+    runtime = Runtime(Settings(port=0, http_port=0, offline=True))
     runtime.start()
     print(runtime.receiver.port, flush=True)
     sys.stdin.readline()

@@ -38,7 +38,7 @@ def main() -> int:
     p.add_argument("--capacity", type=int, default=10_000, help="calls held")
     p.add_argument("--rounds", type=int, default=12, help="rounds of 'capacity' calls each")
     args = p.parse_args()
-    runtime = Runtime(Settings(port=0, offline=True, capacity=args.capacity))
+    runtime = Runtime(Settings(port=0, no_http=True, offline=True, capacity=args.capacity))
     tune_gc()
     traffic = DemoTraffic(5)
     start = rss_mb()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from plano_obs.analytics import Analytics
 from plano_obs.demo import DemoSender
+from plano_obs.ingest.http import HttpReceiver
 from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
 from plano_obs.pricing import Pricer
@@ -60,15 +61,53 @@ class Runtime:
             max_message_bytes=settings.max_message_bytes,
             max_pending_bytes=settings.max_pending_bytes,
         )
+        self.http_receiver: HttpReceiver | None = None
+        if not settings.no_http:
+            self.http_receiver = HttpReceiver(
+                self.store,
+                settings.host,
+                settings.http_port,
+                max_message_bytes=settings.max_message_bytes,
+                max_pending_bytes=settings.max_pending_bytes,
+                cors_origins=settings.cors_origin,
+            )
         self.demo: DemoSender | None = None
 
     @property
     def listen_address(self) -> str:
+        """Where OTLP/gRPC is received (``host:port``)."""
         return self.receiver.address
+
+    @property
+    def http_address(self) -> str | None:
+        """Where OTLP/HTTP is received (``host:port``), or None when it is off."""
+        return self.http_receiver.address if self.http_receiver is not None else None
+
+    @property
+    def listening(self) -> str:
+        """Where the receivers listen, for a person: each address with its protocol."""
+        text = f"{self.listen_address} (OTLP/gRPC)"
+        if self.http_address is not None:
+            text += f" and {self.http_address} (OTLP/HTTP)"
+        return text
+
+    @property
+    def source(self) -> str:
+        """The receivers as URLs, for the export document's ``source``."""
+        urls = [f"otlp-grpc://{self.listen_address}"]
+        if self.http_address is not None:
+            urls.append(f"otlp-http://{self.http_address}")
+        return ", ".join(urls)
 
     def start(self) -> None:
         """Start receiving (raises PortInUseError before anything else runs), then the demo."""
         self.receiver.start()
+        if self.http_receiver is not None:
+            try:
+                self.http_receiver.start()
+            except BaseException:
+                self.receiver.stop(grace=0)
+                raise
         tune_gc()
         # Offline, this only reads the disk cache; online it may fetch. Never blocks.
         self.pricer.start_background_refresh()
@@ -84,4 +123,6 @@ class Runtime:
     def stop(self) -> None:
         if self.demo is not None:
             self.demo.stop()
+        if self.http_receiver is not None:
+            self.http_receiver.stop(grace=0.5)
         self.receiver.stop(grace=0.5)

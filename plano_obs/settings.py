@@ -6,17 +6,20 @@ Flags win over the environment; the environment wins over the defaults.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plano_obs.model import WINDOWS
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "PLANO_OBS_"
+#: A browser origin: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class SettingsError(ValueError):
@@ -30,6 +33,11 @@ class Settings(BaseModel):
 
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for all)")
     port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free one)")
+    http_port: int = Field(4318, ge=0, le=65535,
+                           description="OTLP/HTTP port (0 picks a free one)")
+    no_http: bool = Field(False, description="do not listen for OTLP/HTTP")
+    cors_origin: list[str] = Field(default_factory=list,
+                                   description="browser origins allowed to send OTLP/HTTP")
     max_message_mb: float = Field(16.0, gt=0, le=1024, description="largest accepted request")
     max_pending_mb: float = Field(64.0, gt=0, le=8192, description="decode backlog before refusals")
     capacity: int = Field(50_000, ge=100, description="LLM calls held for lists and drilldown")
@@ -52,6 +60,22 @@ class Settings(BaseModel):
             raise ValueError(f"must be one of {', '.join(WINDOWS)}")
         return v
 
+    @field_validator("cors_origin")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin such as http://localhost:3000 "
+                                 f"(scheme, host and port, no path), or *")
+        return v
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if not self.no_http and self.port and self.port == self.http_port:
+            raise ValueError(f"--port and --http-port are both {self.port}; OTLP/gRPC and "
+                             f"OTLP/HTTP need ports of their own")
+        return self
+
     @property
     def max_message_bytes(self) -> int:
         return int(self.max_message_mb * 1024 * 1024)
@@ -67,8 +91,11 @@ def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is None or raw == "":
             continue
-        if Settings.model_fields[name].annotation is bool:
+        annotation = Settings.model_fields[name].annotation
+        if annotation is bool:
             values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif annotation == list[str]:  # several values: separated by commas or spaces
+            values[name] = [v for v in re.split(r"[,\s]+", raw) if v]
         else:
             values[name] = raw
     return values
@@ -85,7 +112,9 @@ def load_settings(
         return Settings(**values)
     except ValidationError as e:
         err = e.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "?"
+        if not err["loc"]:  # a rule across options: its message names them
+            raise SettingsError(_explain(err)) from None
+        name = str(err["loc"][0])
         flag = "--" + name.replace("_", "-")
         value = err.get("input")
         shown = _number(value) if isinstance(value, int | float) else repr(value)

@@ -130,16 +130,24 @@ def send(port: int, req: ExportTraceServiceRequest) -> None:
         export(req, timeout=5)
 
 
+_HEX_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def otlp_json(req: ExportTraceServiceRequest) -> dict[str, Any]:
+    """The OTLP/JSON form of ``req``, as the Collector's otlphttp exporter (``encoding: json``)
+    writes it: lowerCamelCase keys, hex ids, 64-bit integers as strings, enums as integers."""
+
+    def hex_ids(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: (base64.b64decode(v).hex() if k in _HEX_ID_KEYS else hex_ids(v))
+                    for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [hex_ids(v) for v in obj]
+        return obj
+
+    return hex_ids(MessageToDict(req, use_integers_for_enums=True))
+
+
 def otlp_json_line(req: ExportTraceServiceRequest) -> str:
     """One line as the Collector's file exporter writes it (ids in hex)."""
-
-    def hexify(o: Any) -> Any:
-        if isinstance(o, dict):
-            return {k: (base64.b64decode(v).hex()
-                        if k in ("traceId", "spanId", "parentSpanId") else hexify(v))
-                    for k, v in o.items()}
-        if isinstance(o, list):
-            return [hexify(x) for x in o]
-        return o
-
-    return json.dumps(hexify(MessageToDict(req)))
+    return json.dumps(otlp_json(req))

@@ -85,8 +85,8 @@ def test_every_to_stdout_writes_one_compact_document_per_line(
         target=_send_when_listening, args=(free_port, request(span(llm_attrs())))
     )
     sender.start()
-    code = main(["obs", "export", "--listen", "--port", str(free_port), "--offline",
-                 "--every", "200ms", "--duration", "1500ms"])
+    code = main(["obs", "export", "--listen", "--port", str(free_port), "--http-port", "0",
+                 "--offline", "--every", "200ms", "--duration", "1500ms"])
     sender.join(timeout=20)
     assert code == 0
     out, err = capsys.readouterr()
@@ -106,8 +106,8 @@ def test_count_stops_once_at_least_n_calls_arrived_and_says_what_went_where(
     three_calls = request(span(llm_attrs()), span(llm_attrs()), span(llm_attrs()))
     sender = threading.Thread(target=_send_when_listening, args=(free_port, three_calls))
     sender.start()
-    code = main(["obs", "export", "--listen", "--port", str(free_port), "--offline",
-                 "--count", "2", "--duration", "20s", "-o", str(out_file)])
+    code = main(["obs", "export", "--listen", "--port", str(free_port), "--http-port", "0",
+                 "--offline", "--count", "2", "--duration", "20s", "-o", str(out_file)])
     sender.join(timeout=20)
     assert code == 0
     assert json.loads(out_file.read_text())["summary"]["requests"] == 3

@@ -125,8 +125,8 @@ def test_listen_collects_until_count_then_writes(
     free_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_file = tmp_path / "live.json"
-    args = parse("--listen", "--port", str(free_port), "--offline", "--count", "3",
-                 "--duration", "20s", "-o", str(out_file))
+    args = parse("--listen", "--port", str(free_port), "--http-port", "0", "--offline",
+                 "--count", "3", "--duration", "20s", "-o", str(out_file))
     result: list[int] = []
     t = threading.Thread(target=lambda: result.append(run_export(args)))
     t.start()
@@ -137,7 +137,7 @@ def test_listen_collects_until_count_then_writes(
     assert result == [0]
     doc = json.loads(out_file.read_text())
     assert doc["summary"]["requests"] == 3
-    assert doc["source"] == f"otlp-grpc://127.0.0.1:{free_port}"
+    assert doc["source"].startswith(f"otlp-grpc://127.0.0.1:{free_port}, otlp-http://127.0.0.1:")
     assert "listening on" in capsys.readouterr().err
 
 
@@ -147,6 +147,7 @@ def test_busy_port_is_one_line_and_exit_2(
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port))
         s.listen()
-        assert run_export(parse("--listen", "--port", str(free_port), "--offline")) == 2
+        assert run_export(parse("--listen", "--port", str(free_port), "--http-port", "0",
+                                "--offline")) == 2
     err = capsys.readouterr().err
     assert "already in use" in err and err.count("\n") == 1

@@ -15,6 +15,8 @@ CORE = [
     "plano_obs.ingest.decode",
     "plano_obs.ingest.store",
     "plano_obs.ingest.receiver",
+    "plano_obs.ingest.http",
+    "plano_obs.ingest.service",
     "plano_obs.pricing",
     "plano_obs.analytics",
     "plano_obs.export",
@@ -53,6 +55,7 @@ def test_help_shows_defaults_everywhere():
         assert "usage:" in out
         if args == ["obs", "--help"]:
             assert "(default: 4317)" in out and "(default: 127.0.0.1)" in out
+            assert "(default: 4318)" in out
             assert "default: None" not in out
 
 

@@ -207,7 +207,8 @@ def test_cli_busy_port_is_one_line_and_exit_code_2():
         s.listen()
         port = s.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "plano_obs", "--port", str(port), "--plain", "--offline"],
+            [sys.executable, "-m", "plano_obs", "--port", str(port), "--http-port", "0", "--plain",
+             "--offline"],
             capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -76,7 +76,20 @@ async def test_empty_state_tells_a_new_user_the_plano_config_lines_and_demo() ->
         text = text_of(empty)
         assert "opentracing_grpc_endpoint: http://localhost:4317" in text
         assert "random_sampling: 100" in text
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318" in text
+        assert "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in text
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317" in text
+        assert "127.0.0.1:4318 (OTLP/HTTP)" in text
         assert "plano obs --demo" in text
+
+
+async def test_without_http_the_empty_state_and_header_show_grpc_only() -> None:
+    app = make_app(Runtime(Settings(offline=True, no_http=True)))
+    async with app.run_test(size=SIZE):
+        text = text_of(app.screen.query_one(EmptyState))
+        assert "4318" not in text and "OTLP/HTTP" not in text
+        assert "OTEL_EXPORTER_OTLP_PROTOCOL=grpc" in text
+        assert "OTLP gRPC 127.0.0.1:4317" in text_of(app.screen.query_one(StatusLine))
 
 
 async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
@@ -86,7 +99,8 @@ async def test_demo_data_fills_every_panel(demo: Runtime) -> None:
         assert isinstance(screen, MainScreen)
         assert not screen.query_one(EmptyState).display
         header = text_of(screen.query_one(StatusLine))
-        assert "OTLP 127.0.0.1:4317" in header and "pricing embedded snapshot" in header
+        assert "OTLP gRPC :4317 HTTP :4318" in header
+        assert "pricing embedded snapshot" in header
         assert f"{demo.store.stats().calls_held:,} calls" in header
         assert "4,141 models" in header
         totals = text_of(screen.query_one(WindowTotals))

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     obs_parser = sub.add_parser(
         "obs", formatter_class=HelpFormatter,
-        help="live console for LLM gateway traffic (OTLP/gRPC receiver)",
+        help="live console for LLM gateway traffic (OTLP/gRPC and OTLP/HTTP receiver)",
         description=obs.DESCRIPTION,
     )
     obs.add_obs_arguments(obs_parser)

@@ -128,6 +128,14 @@ def add_receiver_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default: {d['host'].default})")
     g.add_argument("--port", type=int, default=None,
                    help=f"OTLP/gRPC port, 0 for any free one (default: {d['port'].default})")
+    g.add_argument("--http-port", type=int, default=None,
+                   help=f"OTLP/HTTP port, 0 for any free one (default: "
+                        f"{d['http_port'].default})")
+    g.add_argument("--no-http", action="store_true", default=None,
+                   help="do not listen for OTLP/HTTP")
+    g.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
+                   help="let web pages from ORIGIN (e.g. http://localhost:3000, or *) send "
+                        "OTLP/HTTP; repeatable (default: none, cross-origin requests refused)")
     g.add_argument("--max-message-mb", type=float, default=None,
                    help=f"largest request accepted (default: {d['max_message_mb'].default})")
     g.add_argument("--capacity", type=int, default=None,

@@ -27,7 +27,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     add_receiver_arguments(parser)
     src = parser.add_argument_group("input (one of)")
     src.add_argument("--listen", action="store_true",
-                     help="start the OTLP/gRPC receiver and collect calls")
+                     help="start the OTLP receivers (gRPC and HTTP) and collect calls")
     src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
                      help="read OTLP/JSON files as the OpenTelemetry Collector's file exporter "
                           "writes them (one ExportTraceServiceRequest per line)")
@@ -165,14 +165,14 @@ def _run_listen(
     except BaseException:
         runtime.stop()
         raise
-    source = f"otlp-grpc://{runtime.listen_address}"
+    source = runtime.source
     quiet = bool(getattr(args, "quiet", False))
     started = time.monotonic()
     next_write = started + every if every else None
     tty = sys.stderr.isatty()
     if not quiet:
-        print(f"plano obs export: listening on {runtime.listen_address} (OTLP/gRPC); "
-              f"Ctrl-C to stop and write", file=sys.stderr, flush=True)
+        print(f"plano obs export: listening on {runtime.listening}; Ctrl-C to stop and write",
+              file=sys.stderr, flush=True)
     last_progress = 0.0
 
     def document() -> ExportDocument:

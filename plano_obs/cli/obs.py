@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["DESCRIPTION", "add_obs_arguments", "run_obs"]
 
 DESCRIPTION = (
-    "Receive the gateway's OpenTelemetry spans over OTLP/gRPC and show requests, cost,\n"
-    "tokens, latency, errors and flagged signals live.\n\n"
+    "Receive OpenTelemetry spans over OTLP/gRPC (:4317) and OTLP/HTTP (:4318) and show\n"
+    "requests, cost, tokens, latency, errors and flagged signals live.\n\n"
     "Point Plano at it in the Plano config:\n"
     "  tracing:\n"
     "    random_sampling: 100\n"
     "    opentracing_grpc_endpoint: http://localhost:4317\n\n"
+    "or an OpenTelemetry SDK:\n"
+    "  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 \\\n"
+    "  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\n"
     f"Every option can also be set as {ENV_PREFIX}<NAME> (e.g. {ENV_PREFIX}PORT=4318)."
 )
 
@@ -73,8 +76,8 @@ def run_obs(args: argparse.Namespace) -> int:
 
 def _run_plain(runtime: Runtime) -> int:
     """One status line a second on stdout until SIGINT/SIGTERM."""
-    print(f"plano obs {__version__}: listening on {runtime.listen_address} (OTLP/gRPC); "
-          f"Ctrl-C to stop", flush=True)
+    print(f"plano obs {__version__}: listening on {runtime.listening}; Ctrl-C to stop",
+          flush=True)
     started = time.monotonic()
     with stop_on_signals(threading.Event()) as done:
         while not done.wait(1.0):

@@ -12,21 +12,17 @@ import asyncio
 import errno
 import logging
 import socket
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 
-from plano_obs.ingest.decode import RequestDecodeError, decode_request
+from plano_obs.ingest._serving import PortInUseError, ReceiverError, ServingThread
+from plano_obs.ingest.decode import RequestDecodeError
+from plano_obs.ingest.service import export
 from plano_obs.ingest.store import Store
-from plano_obs.model import OTLP_TRACE_EXPORT_METHOD, DecodeResult
+from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 __all__ = [
     "PortInUseError",
@@ -39,7 +35,6 @@ log = logging.getLogger(__name__)
 
 #: Requests at least this large are decoded off the event loop, so small ones keep flowing.
 _OFFLOAD_BYTES = 256 * 1024
-_EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 #: Retry after this long when overloaded: OTLP exporters (and the Collector) retry
 #: RESOURCE_EXHAUSTED only when the server says when, in a google.rpc.RetryInfo trailer.
 RETRY_AFTER_S = 1
@@ -110,32 +105,6 @@ class TransportLimits:
         ]
 
 
-class ReceiverError(RuntimeError):
-    """The receiver could not start."""
-
-
-class PortInUseError(ReceiverError):
-    """The address is taken by another process."""
-
-
-def _response(result: DecodeResult) -> bytes:
-    if not result.rejected:
-        return _EMPTY_RESPONSE
-    reasons: dict[str, int] = {}
-    for r in result.rejected:
-        reasons[r.reason] = reasons.get(r.reason, 0) + 1
-    message = "; ".join(
-        f"{n} span{'s' if n > 1 else ''}: {reason}" for reason, n in list(reasons.items())[:5]
-    )
-    if len(reasons) > 5:
-        message += f"; and {len(reasons) - 5} other reasons"
-    return ExportTraceServiceResponse(
-        partial_success=ExportTracePartialSuccess(
-            rejected_spans=len(result.rejected), error_message=message
-        )
-    ).SerializeToString()
-
-
 class _Handlers(grpc.GenericRpcHandler):
     """Routes ``TraceService/Export``; any other method is answered UNIMPLEMENTED and counted."""
 
@@ -158,7 +127,7 @@ class _Handlers(grpc.GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(unimplemented)
 
 
-class Receiver:
+class Receiver(ServingThread):
     """Accepts OTLP/gRPC ``TraceService/Export`` and feeds the store."""
 
     def __init__(
@@ -171,39 +140,19 @@ class Receiver:
         max_pending_bytes: int = 64 * 1024 * 1024,
         limits: TransportLimits | None = None,
     ) -> None:
+        super().__init__(host, port)
         self.store = store
-        self.host = host
-        self.port = port
         self.max_message_bytes = max_message_bytes
         self.max_pending_bytes = max_pending_bytes
         self.limits = limits or TransportLimits()
         #: Bytes of requests taken in and waiting for (or in) the decode thread.
         self.pending_bytes = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plano-obs-decode")
-        self._started = threading.Event()
-        self._stopping: asyncio.Event | None = None
-        self._grace = 1.0
-        self._start_error: BaseException | None = None
-
-    @property
-    def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    # -- lifecycle --------------------------------------------------------------------------
+        self._server: grpc.aio.Server | None = None
 
     def start(self) -> None:
         """Bind and serve in a background thread; raises PortInUseError when the port is taken."""
         self._check_port_free()
-        self._thread = threading.Thread(target=self._run, name="plano-obs-receiver", daemon=True)
-        self._thread.start()
-        self._started.wait(timeout=10)
-        if self._start_error is not None:
-            raise self._start_error
-        if not self._started.is_set():
-            raise ReceiverError(f"the receiver did not start on {self.address} within 10 s")
+        super().start()
 
     def _check_port_free(self) -> None:
         """Fail with one clear line before gRPC tries (and logs its own error) on a busy port."""
@@ -223,19 +172,7 @@ class Receiver:
                     ) from None
                 raise ReceiverError(f"cannot listen on {self.address}: {e.strerror}") from None
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as e:  # noqa: BLE001 - reported to start()
-            self._start_error = e
-            self._started.set()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
+    async def _listen(self) -> None:
         # gRPC refuses, before reading them, requests far above our limit (declared size, or
         # inflated size when compressed); up to this ceiling we refuse them ourselves, counted.
         ceiling = max(self.max_message_bytes * 2, self.max_message_bytes + (1 << 20))
@@ -251,24 +188,12 @@ class Receiver:
             raise PortInUseError(f"port {self.port} on {self.host} is already in use; "
                                  f"choose another with --port (or PLANO_OBS_PORT)")
         self.port = bound
-        self._stopping = asyncio.Event()
         await server.start()
-        self._started.set()
-        await self._stopping.wait()
-        await server.stop(self._grace)
+        self._server = server
 
-    def stop(self, grace: float = 1.0) -> None:
-        """Stop serving; in-flight requests get ``grace`` seconds."""
-        loop, stopping = self._loop, self._stopping
-        self._grace = grace
-        if loop is not None and stopping is not None:
-            try:
-                loop.call_soon_threadsafe(stopping.set)
-            except RuntimeError:  # the loop already closed
-                log.debug("receiver loop already closed")
-        if self._thread is not None:
-            self._thread.join(timeout=grace + 5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    async def _close(self, grace: float) -> None:
+        if self._server is not None:
+            await self._server.stop(grace)
 
     # -- the RPC ----------------------------------------------------------------------------
 
@@ -311,6 +236,4 @@ class Receiver:
         self.store.count_refused(reason)
 
     def _ingest(self, request: bytes) -> bytes:
-        result = decode_request(request)
-        self.store.ingest(result)
-        return _response(result)
+        return export(self.store, request).SerializeToString()

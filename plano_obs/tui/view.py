@@ -109,6 +109,7 @@ class Frame:
     pricing: PricingInfo
     listen_address: str
     pricing_warning: str | None = None  # the latest failed refresh, if any
+    http_address: str | None = None  # OTLP/HTTP, when it is on
 
     @property
     def since_ns(self) -> int | None:
@@ -137,7 +138,7 @@ def take_frame(runtime: Runtime, window: str, now: float) -> Frame:
     stats = runtime.store.stats()
     pricing = runtime.pricer.info()
     doc = runtime.analytics.document(window, now=now, stats=stats, pricing=pricing,
-                                     source=runtime.listen_address)
+                                     source=runtime.source)
     return Frame(
         now=now,
         window=window,
@@ -147,5 +148,6 @@ def take_frame(runtime: Runtime, window: str, now: float) -> Frame:
         stats=stats,
         pricing=pricing,
         listen_address=runtime.listen_address,
+        http_address=runtime.http_address,
         pricing_warning=runtime.pricer.warnings[-1] if runtime.pricer.warnings else None,
     )

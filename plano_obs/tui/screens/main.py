@@ -208,7 +208,7 @@ class MainScreen(Screen[None]):
         self.query_one(EmptyState).display = empty
         self.query_one("#dashboard").display = not empty
         if empty:
-            self.query_one(EmptyState).show(frame.listen_address)
+            self.query_one(EmptyState).show(frame.listen_address, frame.http_address)
             self.set_focus(None)
         elif self.focused is None:
             # The triage list, without scrolling the summary away on short terminals.
@@ -376,7 +376,7 @@ class MainScreen(Screen[None]):
     def _export(self, window: str, now: float) -> None:
         rt = self.ctx.runtime
         doc = rt.analytics.document(window, now=now, stats=rt.store.stats(),
-                                    pricing=rt.pricer.info(), source=rt.listen_address)
+                                    pricing=rt.pricer.info(), source=rt.source)
         path = self.ctx.write_json("plano-obs-export", doc.model_dump_json(indent=2))
         self.app.call_from_thread(
             self.notify, f"Rollups ({window}) written to {path}", title="Exported")

@@ -9,6 +9,19 @@ from plano_obs.tui.text import clean, count
 from plano_obs.tui.view import Frame, ViewState
 
 
+def receivers_text(grpc_address: str, http_address: str | None) -> str:
+    """Both listen addresses, short: ``gRPC :4317 HTTP :4318`` on the default loopback host."""
+    if http_address is None:
+        return f"gRPC {grpc_address}"
+    grpc_host, _, grpc_port = grpc_address.rpartition(":")
+    http_host, _, http_port = http_address.rpartition(":")
+    if grpc_host != http_host:
+        return f"gRPC {grpc_address} HTTP {http_address}"
+    # The header is one line: the default host goes unsaid, any other is shown once.
+    host = "" if grpc_host == "127.0.0.1" else f"{grpc_host} "
+    return f"{host}gRPC :{grpc_port} HTTP :{http_port}"
+
+
 class StatusLine(Static):
     """One line: PAUSED, window, filters, then calls held, drops, listen address, pricing."""
 
@@ -41,7 +54,7 @@ class StatusLine(Static):
             line.append(f" │ evicted {count(s.evicted_calls)} calls, "
                         f"{count(s.evicted_traces)} traces", style="yellow")
         line.append(" │ ", style="dim")
-        line.append(f"OTLP {clean(frame.listen_address)}")
+        line.append(f"OTLP {clean(receivers_text(frame.listen_address, frame.http_address))}")
         line.append(" │ ", style="dim")
         p = frame.pricing
         line.append(f"pricing {clean(p.source)} · {count(p.models)} models · "
