@@ -17,7 +17,9 @@ from plano_obs.runtime import Runtime
 from plano_obs.shutdown import QUIT_SIGNALS, on_signals
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEY_IDS, GLOBAL_KEYS
+from plano_obs.tui.messages import Confirm, OpenCall, OpenSession
 from plano_obs.tui.quit import DaemonThreads, QuitDeadline
+from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.screens.help import HelpScreen, help_markdown
 from plano_obs.tui.screens.main import MainScreen
@@ -81,6 +83,21 @@ class ObsApp(App[int]):
             ("Call detail", _own(DetailScreen.BINDINGS)),
             ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
         ])))
+
+    # -- what screens ask for -------------------------------------------------------------
+
+    def on_open_call(self, message: OpenCall) -> None:
+        self.push_screen(DetailScreen(self.ctx, message.key, message.flagged))
+
+    def on_open_session(self, message: OpenSession) -> None:
+        self.push_screen(SessionScreen(self.ctx, message.session_id, message.flagged))
+
+    def on_confirm(self, message: Confirm) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                message.on_answer(True)
+
+        self.push_screen(ConfirmScreen(message.question, yes=message.yes), answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every key that applies on this screen, then Textual's own."""
