@@ -67,6 +67,8 @@ def test_summary_counts_tokens_cost_and_errors(analytics: Analytics) -> None:
     assert (s.cache_creation_tokens, s.reasoning_tokens) == (300, 40)
     assert s.cost_usd == pytest.approx(0.03)
     assert (s.priced_requests, s.unpriced_requests) == (2, 2)
+    # The 503 reported no tokens: no cost for want of usage, not for want of a price.
+    assert s.no_usage_requests == 1
     assert s.sessions == 2 and s.current_session == "s2"
     assert s.latency_ms.max == 2000 and s.ttft_ms.max == 100 and s.ttft_ms.count == 2
 

@@ -32,6 +32,7 @@ from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.recent import RecentTable
+from plano_obs.tui.widgets.spans import SpanTable
 from plano_obs.tui.widgets.status import StatusLine
 from plano_obs.tui.widgets.totals import WindowTotals
 
@@ -126,8 +127,10 @@ async def test_enter_opens_the_flagged_call_and_escape_returns_to_the_same_row(
         assert detail.key == flagged.highlighted_key
         facts = rendered(detail.query_one("#detail-facts", Static).content)  # type: ignore[arg-type]
         assert detail.call.request_id in facts
-        spans = rendered(detail.query_one("#detail-spans", Static).content)  # type: ignore[arg-type]
-        assert "plano(llm)" in spans and "plano(inbound)" in spans and "▶" in spans
+        trace = detail.query_one(SpanTable)
+        spans = [trace._line_text(trace.cells_at(r)).plain for r in range(trace.row_count)]
+        assert any("plano(llm)" in s and "▶" in s for s in spans)
+        assert any("plano(inbound)" in s for s in spans)
         events = rendered(detail.query_one("#detail-events", Static).content)  # type: ignore[arg-type]
         assert detail.call.signals is not None
         assert detail.call.signals.events[0].type in events
@@ -424,9 +427,12 @@ async def test_markup_and_escapes_in_span_data_are_shown_literally() -> None:
         await pilot.press("enter")
         detail = app.screen
         assert isinstance(detail, DetailScreen)
-        for pid in ("facts", "events", "spans"):
+        for pid in ("facts", "events", "span"):
             out = rendered(detail.query_one(f"#detail-{pid}", Static).content)  # type: ignore[arg-type]
             assert "[bold red]pwned[/]" in out and "\x1b" not in out and "\x07" not in out
+        trace = detail.query_one(SpanTable)
+        names = [trace.cells_at(r)[0] for r in range(trace.row_count)]
+        assert any("[bold red]pwned[/]" in n.plain and "\x1b" not in n.plain for n in names)
 
 
 def test_clean_strips_ansi_and_control_characters() -> None:
@@ -518,3 +524,69 @@ async def test_a_slow_window_read_never_freezes_the_screen() -> None:
         assert screen.frame.window == "1m"  # type: ignore[attr-defined]
         assert "reading" not in text_of(screen.query_one(StatusLine))
         assert "Totals · 1m" in str(screen.query_one(WindowTotals).border_title)
+
+
+async def test_totals_name_unpriced_models_and_calls_without_usage_apart() -> None:
+    app = make_app(sample_runtime())
+    async with running(app):
+        summary = app.screen.frame.doc.summary  # type: ignore[attr-defined]
+        no_usage = summary.no_usage_requests
+        unpriced = summary.unpriced_requests - no_usage
+        assert no_usage > 0 and unpriced > 0
+        totals = text_of(app.screen.query_one(WindowTotals))
+        assert f"({unpriced:,} unpriced · {no_usage:,} no usage)" in totals
+
+
+async def test_walking_the_trace_shows_each_spans_attributes_and_events(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with running(app) as pilot:
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.call is not None
+        trace = detail.query_one(SpanTable)
+        panel = detail.query_one("#detail-span", Static)
+        own = trace.selected_span
+        assert own is not None and own.span_id == detail.call.span_id  # starts on the call
+        text = rendered(panel.content)  # type: ignore[arg-type]
+        assert "llm.model" in text or "gen_ai.request.model" in text
+        trace.focus()
+        await pilot.press("home")
+        root = trace.selected_span
+        assert root is not None and root is not own
+        text = rendered(panel.content)  # type: ignore[arg-type]
+        assert root.name in text and f"attributes · {len(root.attributes)}" in text
+        for key in root.attributes:
+            assert key in text
+        trace.move_cursor(trace.row_keys.index(own.span_id))  # the flagged LLM call
+        await pilot.pause()
+        text = rendered(panel.content)  # type: ignore[arg-type]
+        assert detail.call.signals is not None
+        events = detail.call.signals.events
+        assert events and f"events · {len(events)}" in text
+        assert events[0].name in text and "signal.confidence" in text
+
+
+async def test_y_copies_the_request_id_and_shift_y_the_trace_id(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with running(app) as pilot:
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.call is not None
+        await pilot.press("y")
+        assert app.clipboard == detail.call.request_id
+        await pilot.press("Y")
+        assert app.clipboard == detail.call.trace_id
+        assert any("Copied trace id" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("opened_by", ["question_mark", "c"])
+async def test_q_quits_from_help_and_dialogs_which_show_their_own_keys(
+        demo: Runtime, opened_by: str) -> None:
+    app = make_app(demo)
+    async with running(app) as pilot:
+        await pilot.press(opened_by)
+        await settled(pilot)
+        shown = {getattr(k, "action", "") for k in app.screen.query("FooterKey") if k.display}
+        assert {"app.quit"} <= shown and ("close" in shown or "answer(False)" in shown)
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -57,3 +57,29 @@ def test_detail_screen(snap_compare) -> None:
 
 def test_help(snap_compare) -> None:
     assert snap_compare(demo_app(), terminal_size=SIZE, run_before=keys("question_mark"))
+
+
+def test_main_screen_at_200x60(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=(200, 60), run_before=keys())
+
+
+def test_detail_screen_at_80x24(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=keys("enter"))
+
+
+def test_detail_screen_walking_the_trace_at_200x60(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=(200, 60),
+                        run_before=keys("enter", "tab", "home"))
+
+
+def test_session_at_80x24(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=keys("enter", "t"))
+
+
+def test_confirm_clear_at_80x24(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=keys("c"))
+
+
+def test_empty_filter_explains_itself_at_120x40(snap_compare) -> None:
+    assert snap_compare(demo_app(), terminal_size=SIZE,
+                        run_before=keys("e", "slash", *"no-such-model", "enter"))

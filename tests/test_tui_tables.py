@@ -31,10 +31,12 @@ CONTENT = (3, 30, 20, 12, 7, 9)
 
 
 def test_wide_tables_show_every_column_and_give_spare_width_to_names() -> None:
-    layout = dict(fit_columns(COLUMNS, CONTENT, 160))
+    long_names = (3, 70, 45, 12, 7, 9)  # beyond the model's and route's usual widths
+    layout = dict(fit_columns(COLUMNS, long_names, 160))
     assert set(layout) == set(range(len(COLUMNS)))
-    assert layout[1] > 30 and layout[2] > 20  # model and route grow
+    assert layout[1] == 70 and layout[2] == 45  # names whole: model and route grow
     assert layout[0] == 3 and layout[4] == 7 and layout[5] == 9  # numbers as wide as needed
+    assert dict(fit_columns(COLUMNS, long_names, 120))[1] < 70  # shorter where room is short
 
 
 def test_narrow_tables_shorten_then_drop_text_before_any_number() -> None:
@@ -78,9 +80,11 @@ async def test_every_call_table_shows_model_status_cost_and_age(size: tuple[int,
                                for r in range(table.row_count))
         recent = app.screen.query_one(RecentTable)
         layout = dict(recent._layout)
-        model = [c.label for c in recent.COLUMNS].index("Model")
-        if size[0] >= 200:
-            assert layout[model] >= 40  # wide terminals give the room to names
+        if size[0] >= 200:  # wide terminals show every name whole
+            for label in ("Model", "Route"):
+                i = [c.label for c in recent.COLUMNS].index(label)
+                assert all(recent.cells_at(r)[i].cell_len <= layout[i]
+                           for r in range(recent.row_count))
         await pilot.pause()
 
 

@@ -84,8 +84,8 @@ class Stats:
 
     __slots__ = (
         "requests", "errors", "flagged", "tokens", "tokens_known", "cost_usd", "priced",
-        "unpriced", "ambiguous", "latency", "latency_max", "ttft", "ttft_max", "gen_tokens",
-        "gen_seconds", "entries", "check",
+        "unpriced", "ambiguous", "no_usage", "latency", "latency_max", "ttft", "ttft_max",
+        "gen_tokens", "gen_seconds", "entries", "check",
     )
 
     def __init__(self) -> None:
@@ -99,6 +99,7 @@ class Stats:
         self.priced = 0
         self.unpriced = 0
         self.ambiguous = 0  # calls whose name the catalog could not pick one entry for
+        self.no_usage = 0  # calls without a cost because they reported no tokens (failures)
         self.latency = QuantileSketch()
         self.latency_max: float | None = None
         self.ttft = QuantileSketch()
@@ -135,6 +136,7 @@ class Stats:
         self.priced += sign * o.priced
         self.unpriced += sign * o.unpriced
         self.ambiguous += sign * o.ambiguous
+        self.no_usage += sign * o.no_usage
         if o.entries:
             (_merge_counts if sign > 0 else _subtract_counts)(self.entries, o.entries)
         if o.check is not None:
@@ -185,6 +187,8 @@ def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> Non
             known[i] += 1
         if cost is None:
             st.unpriced += 1
+            if not reported:
+                st.no_usage += 1
         else:
             st.cost_usd += cost
             st.priced += 1

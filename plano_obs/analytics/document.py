@@ -84,7 +84,11 @@ class Summary(_Model):
     reasoning_tokens: int | None
     cost_usd: float | None = Field(description="sum over priced calls; null when none was priced")
     priced_requests: int
-    unpriced_requests: int
+    unpriced_requests: int = Field(description="calls without a cost, for either reason "
+                                                "below or because their model has no price")
+    no_usage_requests: int = Field(
+        0, description="calls without a cost because they reported no token usage (most "
+                       "failed calls); counted in unpriced_requests too")
     ambiguous_requests: int = Field(
         0, description="calls whose model name the catalog lists, but not for the call's "
                        "provider or the model's owner, or at several prices: no catalog price "

@@ -503,6 +503,7 @@ class Analytics:
             cost_usd=_cost(t.cost()),
             priced_requests=t.priced,
             unpriced_requests=t.unpriced,
+            no_usage_requests=t.no_usage,
             ambiguous_requests=t.ambiguous,
             latency_ms=_percentiles(t.latency, t.latency_max),
             ttft_ms=_percentiles(t.ttft, t.ttft_max),

@@ -17,8 +17,9 @@ from plano_obs.runtime import Runtime
 from plano_obs.shutdown import QUIT_SIGNALS, on_signals
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEY_IDS, GLOBAL_KEYS
-from plano_obs.tui.messages import TryOnAnotherModel
+from plano_obs.tui.messages import Confirm, OpenCall, OpenSession, TryOnAnotherModel
 from plano_obs.tui.quit import DaemonThreads, QuitDeadline
+from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen
 from plano_obs.tui.screens.help import HelpScreen, help_markdown
 from plano_obs.tui.screens.main import MainScreen
@@ -84,6 +85,21 @@ class ObsApp(App[int]):
             ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
             ("What if", _own(WhatIfScreen.BINDINGS)),
         ])))
+
+    # -- what screens ask for -------------------------------------------------------------
+
+    def on_open_call(self, message: OpenCall) -> None:
+        self.push_screen(DetailScreen(self.ctx, message.key, message.flagged))
+
+    def on_open_session(self, message: OpenSession) -> None:
+        self.push_screen(SessionScreen(self.ctx, message.session_id, message.flagged))
+
+    def on_confirm(self, message: Confirm) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                message.on_answer(True)
+
+        self.push_screen(ConfirmScreen(message.question, yes=message.yes), answered)
 
     def on_try_on_another_model(self, message: TryOnAnotherModel) -> None:
         """A Models or Routes row asks what its calls would have cost on another model."""

@@ -22,6 +22,8 @@ __all__ = [
     "clean",
     "count",
     "model_text",
+    "has_usage",
+    "missing_cost",
     "ms",
     "pct",
     "plural",
@@ -89,6 +91,27 @@ def usd_fixed(value: float | None, decimals: int) -> str:
 def plural(n: int | None, noun: str, nouns: str | None = None) -> str:
     """``1 call``, ``2 calls``, ``1,234 calls`` (unknown: ``— calls``)."""
     return f"{count(n)} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def has_usage(call: LLMCall) -> bool:
+    """True when ``call`` reported any token count (failed calls usually report none)."""
+    return any(n is not None for n in (
+        call.prompt_tokens, call.completion_tokens, call.cached_input_tokens,
+        call.cache_creation_tokens, call.reasoning_tokens))
+
+
+def missing_cost(unpriced: int, no_usage: int) -> str:
+    """Why some calls have no cost: ``12 unpriced · 3 no usage`` (empty when all have one).
+
+    ``unpriced`` counts every call without a cost; ``no_usage`` those of them that reported
+    no tokens, so only the rest are calls of a model without a price.
+    """
+    parts = []
+    if unpriced - no_usage > 0:
+        parts.append(f"{count(unpriced - no_usage)} unpriced")
+    if no_usage > 0:
+        parts.append(f"{count(no_usage)} no usage")
+    return " · ".join(parts)
 
 
 def ms(value: float | None) -> str:

@@ -8,13 +8,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from plano_obs.tui.keys import QUIT_KEY
+from plano_obs.tui.widgets.footer import KeysFooter
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Asks ``question``; dismisses with True for yes."""
 
     BINDINGS = [
+        QUIT_KEY,
         Binding("y", "answer(True)", "Yes", tooltip="Confirm", id="confirm_yes"),
-        Binding("n,escape", "answer(False)", "No", tooltip="Cancel", id="confirm_no"),
+        Binding("n,escape", "answer(False)", "No", key_display="n/esc", tooltip="Cancel",
+                id="confirm_no"),
     ]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
@@ -27,7 +32,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.question, id="confirm-question", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes")
-                yield Button("Cancel (n)", variant="primary", id="confirm-no")
+                yield Button("Cancel (n, esc)", variant="primary", id="confirm-no")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
@@ -20,11 +25,13 @@ from textual.widgets import Static
 from plano_obs.model import LLMCall, SpanRecord
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
+from plano_obs.tui.messages import OpenSession
 from plano_obs.tui.text import (
     DASH,
     age,
     clean,
     count,
+    has_usage,
     model_text,
     ms,
     safe,
@@ -35,8 +42,9 @@ from plano_obs.tui.text import (
 from plano_obs.tui.view import split_key
 from plano_obs.tui.widgets.flagged import QUALITY_STYLES
 from plano_obs.tui.widgets.footer import KeysFooter
+from plano_obs.tui.widgets.spans import SpanTable, span_details
+from plano_obs.tui.widgets.table import RowTable
 
-_BAR_WIDTH = 28
 _SEVERITY = {0: "none", 1: "1–2", 2: "3–4", 3: "5+"}
 
 
@@ -123,6 +131,9 @@ def cost_view(call: LLMCall) -> RenderableType:
         if cost is not None and cost.ambiguous:
             return Group(_ambiguous_note(call),
                          Text("Its cost counts as unknown (—), never as $0.", style="yellow"))
+        if not has_usage(call):
+            return Text("No token usage reported (usual for a failed call): nothing to price. "
+                        "Counted as “no usage”, its cost unknown (—), never $0.", style="yellow")
         return Text(f"No price known for {clean(call.model, 60)}: its cost counts as unknown (—)"
                     ", never as $0.", style="yellow")
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
@@ -231,69 +242,6 @@ def events_view(call: LLMCall) -> RenderableType:
     return table
 
 
-def _tree_order(spans: Sequence[SpanRecord]) -> list[tuple[SpanRecord, str]]:
-    """Spans depth-first in start order, each with its tree-guide prefix."""
-    ids = {s.span_id for s in spans}
-    children: dict[str | None, list[SpanRecord]] = {}
-    for s in spans:
-        parent = s.parent_span_id if s.parent_span_id in ids else None
-        children.setdefault(parent, []).append(s)
-    out: list[tuple[SpanRecord, str]] = []
-
-    def walk(parent: str | None, indent: str) -> None:
-        kids = sorted(children.get(parent, []), key=lambda s: s.start_ns)
-        for i, span in enumerate(kids):
-            last = i == len(kids) - 1
-            guide = "" if parent is None else indent + ("└─ " if last else "├─ ")
-            out.append((span, guide))
-            if span.span_id != parent:  # a span that names itself as parent is not walked twice
-                walk(span.span_id, "" if parent is None else indent + ("   " if last else "│  "))
-
-    walk(None, "")
-    return out
-
-
-def _bar(span: SpanRecord, start_ns: int, total_ns: int) -> Text:
-    left = int((span.start_ns - start_ns) / total_ns * _BAR_WIDTH) if total_ns else 0
-    width = max(1, round(max(0, span.end_ns - span.start_ns) / total_ns * _BAR_WIDTH)
-                ) if total_ns else _BAR_WIDTH
-    left = min(left, _BAR_WIDTH - 1)
-    width = min(width, _BAR_WIDTH - left)
-    style = "red" if span.status == "error" else "magenta" if span.is_llm else "cyan"
-    bar = Text("·" * left, style="dim")
-    bar.append("█" * width, style=style)
-    bar.append("·" * (_BAR_WIDTH - left - width), style="dim")
-    return bar
-
-
-def spans_view(spans: Sequence[SpanRecord], selected_span_id: str) -> RenderableType:
-    """The whole trace as a tree with service, duration bars and status."""
-    if not spans:
-        return Text("No spans of this trace are held any more.", style="dim")
-    start_ns = min(s.start_ns for s in spans)
-    total_ns = max(s.end_ns for s in spans) - start_ns
-    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
-    table.add_column("span", ratio=1, no_wrap=True, overflow="ellipsis", min_width=20)
-    table.add_column("service", no_wrap=True, min_width=14)
-    table.add_column("duration", justify="right", no_wrap=True, min_width=8)
-    table.add_column("timeline", no_wrap=True, width=_BAR_WIDTH)
-    table.add_column("status", no_wrap=True, min_width=5)
-    for span, guide in _tree_order(spans):
-        name = Text(guide, style="dim")
-        mine = span.span_id == selected_span_id
-        if mine:
-            name.append("▶ ", style="bold magenta")
-        name.append(clean(span.name, 120), style="bold" if mine else "")
-        status = Text(clean(span.status, 10),
-                      style="red" if span.status == "error" else "green"
-                      if span.status == "ok" else "dim")
-        if span.status_message:
-            status.append(f" {clean(span.status_message, 60)}", style="red")
-        table.add_row(name, safe(span.service, "dim", 24), Text(ms(span.duration_ms)),
-                      _bar(span, start_ns, total_ns), status)
-    return table
-
-
 def trace_json(call: LLMCall | None, spans: Sequence[SpanRecord]) -> str:
     """The call and every held span of its trace as indented JSON."""
     def span_dict(s: SpanRecord) -> dict[str, Any]:
@@ -319,6 +267,13 @@ class DetailScreen(Screen[None]):
                 id="previous_flagged"),
         Binding("t", "session", "Session", tooltip="Every turn of this call's session",
                 id="session"),
+        Binding("y", "copy_id('request')", "Copy id",
+                tooltip="Copy the request id to the clipboard (OSC 52)", id="copy_request_id"),
+        Binding("Y", "copy_id('trace')", "Copy trace id",
+                tooltip="Copy the trace id to the clipboard (OSC 52)", id="copy_trace_id"),
+        Binding("v", "pager", "View JSON",
+                tooltip="Open the call and its trace as JSON in $PAGER (less by default)",
+                id="pager"),
         Binding("x", "export_trace", "Export trace",
                 tooltip="Write this trace (call and spans) as JSON to a file", id="export_trace"),
     ]
@@ -339,13 +294,14 @@ class DetailScreen(Screen[None]):
                 yield Static(id="detail-cost", classes="panel")
             yield Static(id="detail-signals", classes="panel")
             yield Static(id="detail-events", classes="panel")
-            yield Static(id="detail-spans", classes="panel")
+            yield SpanTable(id="detail-spans")
+            yield Static(id="detail-span", classes="panel")
         yield KeysFooter(show_command_palette=True)
 
     def on_mount(self) -> None:
         for pid, title in (("facts", "Call"), ("cost", "Cost breakdown"),
                            ("signals", "Signals"), ("events", "Signal events"),
-                           ("spans", "Trace")):
+                           ("span", "Span")):
             self.query_one(f"#detail-{pid}").border_title = title
         self.show_call(self.key)
         self.query_one("#detail-body").focus()
@@ -373,7 +329,11 @@ class DetailScreen(Screen[None]):
         if position is not None:
             title.append(f"   flagged {position + 1} of {len(self.flagged)}", style="magenta")
         self.query_one("#detail-title", Static).update(title)
-        self.query_one("#detail-spans", Static).update(spans_view(self.spans, span_id))
+        spans = self.query_one(SpanTable)
+        spans.show(self.spans, span_id)
+        # The tree is as tall as the trace, up to a screenful; it scrolls beyond that.
+        spans.styles.height = min(len(self.spans), 14) + 3
+        self._show_span()
         if call is None:
             gone = Text("This call is no longer held (evicted); its spans are below if kept.",
                         style="yellow")
@@ -387,6 +347,36 @@ class DetailScreen(Screen[None]):
         self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
         self.refresh_bindings()
 
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        """Moving through the trace shows each span's attributes and events below it."""
+        event.stop()
+        self._show_span()
+
+    def on_row_table_selected(self, event: RowTable.Selected) -> None:
+        event.stop()
+        self.query_one("#detail-span").scroll_visible(animate=False)
+
+    def _show_span(self) -> None:
+        spans = self.query_one(SpanTable)
+        span = spans.selected_span
+        panel = self.query_one("#detail-span", Static)
+        panel.border_title = "Span" if span is None else f"Span · {clean(span.name, 60)}"
+        panel.update(span_details(span, spans.start_ns, self._call_events(span)))
+
+    def _call_events(self, span: SpanRecord | None
+                     ) -> list[tuple[int, str, dict[str, object]]] | None:
+        """The call's own span keeps its events as the signal analysis read them."""
+        call = self.call
+        if span is None or call is None or span.span_id != call.span_id or span.events:
+            return None
+        events = call.signals.events if call.signals is not None else []
+        return [(ev.time_ns or call.end_ns, ev.name, {
+            key: value for key, value in (
+                ("signal.type", ev.type), ("signal.message_index", ev.message_index),
+                ("signal.confidence", ev.confidence), ("signal.snippet", ev.snippet),
+                ("signal.metadata", ev.metadata)) if value is not None})
+            for ev in events]
+
     def _position(self) -> int | None:
         try:
             return self.flagged.index(self.key)
@@ -398,6 +388,8 @@ class DetailScreen(Screen[None]):
             return bool(self.flagged)
         if action == "session":
             return self.call is not None and self.call.session_id is not None
+        if action == "copy_id" and parameters == ("request",):
+            return self.call is not None
         return True
 
     def action_back(self) -> None:
@@ -416,10 +408,38 @@ class DetailScreen(Screen[None]):
         self.show_call(self.flagged[target])
 
     def action_session(self) -> None:
-        from plano_obs.tui.screens.session import SessionScreen
-
         if self.call is not None and self.call.session_id is not None:
-            self.app.push_screen(SessionScreen(self.ctx, self.call.session_id, self.flagged))
+            self.post_message(OpenSession(self.call.session_id, tuple(self.flagged)))
+
+    def action_copy_id(self, which: str) -> None:
+        """Put the request id (or the trace id) on the clipboard, through the terminal."""
+        if which == "request":
+            if self.call is None:
+                return
+            text, label = self.call.request_id, "request id"
+        else:
+            text, label = split_key(self.key)[0], "trace id"
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {label} {clean(text, 60)}", timeout=3)
+
+    def action_pager(self) -> None:
+        """Show the call and its trace as JSON in ``$PAGER``, then come back here."""
+        command = shlex.split(os.environ.get("PAGER") or "less")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="plano-obs-call-",
+                                         delete=False, encoding="utf-8") as f:
+            f.write(trace_json(self.call, self.spans))
+            f.write("\n")
+        try:
+            with self.app.suspend():
+                subprocess.run([*command, f.name], check=False)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand the screen to a pager; x writes the JSON "
+                        "to a file instead.", severity="warning")
+        except OSError as e:
+            self.notify(f"Could not run the pager {command[0]!r} ({e.strerror}); set $PAGER.",
+                        severity="error")
+        finally:
+            Path(f.name).unlink(missing_ok=True)
 
     def action_export_trace(self) -> None:
         trace_id = split_key(self.key)[0]
@@ -427,4 +447,3 @@ class DetailScreen(Screen[None]):
         path = self.ctx.write_json(f"plano-obs-trace-{stem}",
                                    trace_json(self.call, self.spans))
         self.notify(f"Trace written to {path}", title="Exported")
-

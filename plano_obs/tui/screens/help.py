@@ -10,6 +10,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from plano_obs.tui.keys import QUIT_KEY
+from plano_obs.tui.widgets.footer import KeysFooter
+
 _KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc", "enter": "enter"}
 
 INTRO = """\
@@ -18,12 +21,43 @@ INTRO = """\
 A live console for the OpenTelemetry spans of a Plano gateway. Data keeps flowing while you
 look around; **p** pauses the screen, never the ingest. Unknown values read as **—**, never 0.
 
-* **Header**: where the console listens, pricing source and age, calls held, dropped spans.
+**esc** or **?** closes this help; **↑ ↓ PgUp PgDn** scroll it; **q** quits from anywhere.
+
+## Moving around
+
+* **Tab** / **shift+Tab** go from table to table (Flagged, Models, Routes, Recent calls);
+  the table with the focus has a bright border and its cursor row is always on screen.
+* **↑ ↓ PgUp PgDn Home End** move the cursor; **enter** opens the call under it (on Models
+  and Routes: filters by that row). A click on a row moves there, a second click opens it.
+* **esc** goes back one step: closes the filter box, then drops the filters; on a call or a
+  session, returns to where you were; in a dialog, answers no.
+* **ctrl+p** opens the command palette: every action of this screen by name, searchable.
+* **q** or **ctrl+c** quit at once, from any screen (in the filter box, q is a letter).
+
+## What the panels show
+
+* **Header**: where the console listens, pricing source and age, calls held, rejected,
+  refused or evicted spans; `reading…` while a new window's rollups are on their way.
 * **Latest call** and **Totals** of the current window (**w**), with **Trends** per minute.
-* **Models** and **Routes**: rollups of the window; **enter** on a row filters by it.
-* **Error banner**: the most recent failed call, red for 5xx, yellow for 4xx.
-* **🚩 Flagged**: calls the gateway flagged, worst quality first; **enter** opens one.
-* **Recent calls**: newest first; the cursor stays on its call while new ones stream in.
+* **Error banner**: the most recent failed call, red for 5xx, yellow for 4xx (**d** hides it).
+* **🚩 Flagged**: calls the gateway flagged, worst first (quality, then severity, then cost).
+* **Models** and **Routes**: rollups of the window; ▼ marks the column a table is sorted by.
+* **Recent calls**: the newest on top while the cursor is on the top row; move the cursor
+  down and the list holds still on your call, counting the newer calls; **Home** follows
+  again.
+
+## Reading the numbers
+
+* **Quality** (🚩 severe 11): the gateway's verdict on the conversation, from worst to best
+  severe, poor, neutral, good, excellent; the number is its **quality score**, 0–100,
+  lower is worse.
+* **Severity dots** (Signals on a call): ●○○ 1–2 instances of a category, ●●○ 3–4, ●●● 5 or
+  more. A category's count is how many times it fired in the conversation.
+* **Cost**: every row of a column has the same number of decimals, so the points line up.
+  A call has no cost either because its model has no price (**unpriced**) or because it
+  reported no token usage, as most failed calls do (**no usage**); Totals count them apart.
+  Neither ever counts as $0.
+* **Age**: time since the call ended (`45s`, `12m`, `3h`).
 """
 
 
@@ -49,8 +83,9 @@ class HelpScreen(ModalScreen[None]):
     """The help text; ``escape`` or ``?`` closes it (``q`` quits, as everywhere)."""
 
     BINDINGS = [
-        Binding("escape,question_mark", "close", "Close help", tooltip="Close help",
-                id="close_help"),
+        QUIT_KEY,
+        Binding("escape,question_mark", "close", "Close help", key_display="esc",
+                tooltip="Close help", id="close_help"),
     ]
 
     def __init__(self, markdown: str) -> None:
@@ -60,6 +95,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
             yield Markdown(self.markdown)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

@@ -16,9 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from plano_obs.model import WINDOWS
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
-from plano_obs.tui.screens.confirm import ConfirmScreen
-from plano_obs.tui.screens.detail import DetailScreen
-from plano_obs.tui.screens.session import SessionScreen
+from plano_obs.tui.messages import Confirm, OpenCall, OpenSession
 from plano_obs.tui.text import clean
 from plano_obs.tui.view import Frame, ViewState, call_key, split_key, take_frame
 from plano_obs.tui.widgets.empty import EmptyState
@@ -348,13 +346,9 @@ class MainScreen(Screen[None]):
         self.refresh_view()
 
     def action_clear(self) -> None:
-        def done(yes: bool | None) -> None:
-            if yes:
-                self._clear_store()
-
-        self.app.push_screen(
-            ConfirmScreen("Forget every call, trace and counter held so far?\n"
-                          "Ingest continues; this cannot be undone.", yes="Clear"), done)
+        self.post_message(Confirm("Forget every call, trace and counter held so far?\n"
+                                  "Ingest continues; this cannot be undone.", yes="Clear",
+                                  on_answer=lambda _yes: self._clear_store()))
 
     @work(thread=True, group="clear", name="clear", exit_on_error=False)
     def _clear_store(self) -> None:
@@ -390,13 +384,13 @@ class MainScreen(Screen[None]):
     def action_session(self) -> None:
         session = self._highlighted_session()
         if session is not None:
-            self.app.push_screen(SessionScreen(self.ctx, session, self._flagged_keys()))
+            self.post_message(OpenSession(session, self._flagged_keys()))
 
     # -- drilldown ------------------------------------------------------------------------------
 
-    def _flagged_keys(self) -> list[str]:
-        return [call_key(f.trace_id, f.span_id)
-                for f in (self.frame.shown_flagged(self.view) if self.frame else [])]
+    def _flagged_keys(self) -> tuple[str, ...]:
+        return tuple(call_key(f.trace_id, f.span_id)
+                     for f in (self.frame.shown_flagged(self.view) if self.frame else []))
 
     def _highlighted_session(self) -> str | None:
         table = self.focused
@@ -412,7 +406,7 @@ class MainScreen(Screen[None]):
         event.stop()
         key, table = event.key, event.table
         if isinstance(table, FlaggedTable | RecentTable):
-            self.app.push_screen(DetailScreen(self.ctx, key, self._flagged_keys()))
+            self.post_message(OpenCall(key, self._flagged_keys()))
         elif isinstance(table, ModelTable):
             self._filter_by(table.highlighted_model)
         elif isinstance(table, RouteTable):

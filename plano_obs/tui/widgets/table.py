@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -42,7 +43,7 @@ class Column:
     ``keep``: columns with a lower value give way first; at ``ESSENTIAL`` and above they are
     never dropped. Numbers (``numeric``) are never shortened, only dropped whole.
     ``min_width``: the shortest a text column gets before it is dropped. ``max_width``: the
-    most a text column takes.
+    most a text column takes, unless it ``grow``s into width nobody else needs.
     """
 
     label: str
@@ -94,14 +95,15 @@ def fit_columns(columns: Sequence[Column], content: Sequence[int], width: int
             extra = min(spare, want[i] - sizes[i])
             sizes[i] += extra
             spare -= extra
-    growing = [i for i in shown if columns[i].grow]
+    # Growing columns may pass their max_width, up to their widest cell.
+    growing = [i for i in shown if columns[i].grow and sizes[i] < content[i]]
     while spare > 0 and growing:
         share = max(1, spare // len(growing))
         for i in list(growing):
-            extra = min(share, max(0, columns[i].max_width - sizes[i]), spare)
+            extra = min(share, content[i] - sizes[i], spare)
             sizes[i] += extra
             spare -= extra
-            if sizes[i] >= columns[i].max_width:
+            if sizes[i] >= content[i]:
                 growing.remove(i)
     return [(i, sizes[i]) for i in shown]
 
@@ -166,8 +168,10 @@ class RowTable(ScrollView, can_focus=True):
         self._cursor = 0
         self._layout: list[tuple[int, int]] = []
         self._layout_for: tuple[int, tuple[int, ...]] | None = None
-        self._content = [len(c.label) for c in self.COLUMNS]
-        self._lines: dict[int, Strip] = {}  # id(cells) -> rendered row, for this layout
+        self._content = [cell_len(c.label) for c in self.COLUMNS]
+        # id(cells) -> (cells, rendered row) for this layout; the cells are kept so that an
+        # id is never reused by another row while its entry lives.
+        self._lines: dict[int, tuple[Sequence[Text], Strip]] = {}
         self.sort: str | None = None
         self.empty_text = "nothing yet"
         self._last_highlight: str | None = None
@@ -228,7 +232,7 @@ class RowTable(ScrollView, can_focus=True):
         self._keys = [key for key, _ in rows]
         self._cells = [cells for _, cells in rows]
         self._index = {key: i for i, key in enumerate(self._keys)}
-        widths = [len(c.label) + (2 if c.sort else 0) for c in self.COLUMNS]
+        widths = [cell_len(c.label) + (2 if c.sort else 0) for c in self.COLUMNS]
         for cells in self._cells:
             for i, cell in enumerate(cells):
                 n = cell.cell_len
@@ -378,10 +382,13 @@ class RowTable(ScrollView, can_focus=True):
         if row >= len(self._keys):
             return Strip.blank(width, base)
         cells = self._cells[row]
-        strip = self._lines.get(id(cells))
-        if strip is None:
-            strip = self._lines[id(cells)] = Strip(
-                self._line_text(cells).render(self.app.console)).adjust_cell_length(width)
+        cached = self._lines.get(id(cells))
+        if cached is not None and cached[0] is cells:
+            strip = cached[1]
+        else:
+            strip = Strip(self._line_text(cells).render(self.app.console)
+                          ).adjust_cell_length(width)
+            self._lines[id(cells)] = (cells, strip)
         if row == self._cursor:
             name = "row-table--cursor" if self.has_focus else "row-table--cursor-blurred"
             style = base + self.get_component_rich_style(name, partial=True)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from plano_obs.analytics.document import Percentiles, Summary
-from plano_obs.tui.text import DASH, append_tokens, count, ms, pct, usd
+from plano_obs.tui.text import DASH, append_tokens, count, missing_cost, ms, pct, usd
 
 
 def _percentiles(label: str, p: Percentiles) -> Text:
@@ -41,8 +41,9 @@ class WindowTotals(Static):
         t.append(count(s.flagged), style="bold magenta" if s.flagged else "")
         t.append("\ncost ", style="dim")
         t.append(usd(s.cost_usd), style="bold green" if s.cost_usd is not None else "bold")
-        if s.unpriced_requests:
-            t.append(f" ({count(s.unpriced_requests)} unpriced)", style="yellow")
+        missing = missing_cost(s.unpriced_requests, s.no_usage_requests)
+        if missing:
+            t.append(f" ({missing})", style="yellow")
         t.append(" · ", style="dim")
         t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:.0f}")
         t.append(" tok/s", style="dim")
