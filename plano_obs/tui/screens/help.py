@@ -21,6 +21,10 @@ look around; **p** pauses the screen, never the ingest. Unknown values read as *
 * **Header**: where the console listens, pricing source and age, calls held, dropped spans.
 * **Latest call** and **Totals** of the current window (**w**), with **Trends** per minute.
 * **Models** and **Routes**: rollups of the window; **enter** on a row filters by it.
+* **Cost accuracy** (**a**, in the place of Routes): per provider and model, the gateway's
+  reported cost per million tokens beside the list price, their ratio (input/output) and the
+  drift, flagged red beyond 15% over at least 20 compared calls. **derived** rows (no reported
+  cost) are dim: 1.00 by construction, never flagged.
 * **Error banner**: the most recent failed call, red for 5xx, yellow for 4xx.
 * **🚩 Flagged**: calls the gateway flagged, worst quality first; **enter** opens one.
 * **Recent calls**: newest first; the cursor stays on its call while new ones stream in.
