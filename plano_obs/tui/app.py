@@ -25,6 +25,7 @@ from plano_obs.tui.screens.help import HelpScreen, help_markdown
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
 from plano_obs.tui.screens.whatif import WhatIfScreen
+from plano_obs.tui.widgets.accuracy import AccuracyTable
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.table import RowTable
@@ -80,7 +81,8 @@ class ObsApp(App[int]):
         self.push_screen(HelpScreen(help_markdown([
             ("Everywhere", GLOBAL_KEYS),
             ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS,
-                             *RouteTable.BINDINGS, *_own(MainScreen.BINDINGS)]),
+                             *RouteTable.BINDINGS, *AccuracyTable.BINDINGS,
+                             *_own(MainScreen.BINDINGS)]),
             ("Call detail", _own(DetailScreen.BINDINGS)),
             ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
             ("What if", _own(WhatIfScreen.BINDINGS)),

@@ -46,6 +46,7 @@ class ViewState:
     model_sort: str = "requests"
     route_sort: str = "requests"
     paused: bool = False
+    accuracy: bool = False  # cost accuracy shown in the place of routes
 
     @property
     def narrowed(self) -> bool:

@@ -42,6 +42,10 @@ look around; **p** pauses the screen, never the ingest. Unknown values read as *
 * **Error banner**: the most recent failed call, red for 5xx, yellow for 4xx (**d** hides it).
 * **🚩 Flagged**: calls the gateway flagged, worst first (quality, then severity, then cost).
 * **Models** and **Routes**: rollups of the window; ▼ marks the column a table is sorted by.
+* **Cost accuracy** (**a**, in the place of Routes): per provider and model, the gateway's
+  reported cost per million tokens beside the list price, their ratio (input/output) and the
+  drift, flagged red beyond 15% over at least 20 compared calls. **derived** rows (no reported
+  cost) are dim: 1.00 by construction, never flagged.
 * **Recent calls**: the newest on top while the cursor is on the top row; move the cursor
   down and the list holds still on your call, counting the newer calls; **Home** follows
   again.

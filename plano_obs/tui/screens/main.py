@@ -19,6 +19,7 @@ from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.messages import Confirm, OpenCall, OpenSession
 from plano_obs.tui.text import clean
 from plano_obs.tui.view import Frame, ViewState, call_key, split_key, take_frame
+from plano_obs.tui.widgets.accuracy import AccuracyTable
 from plano_obs.tui.widgets.empty import EmptyState
 from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
@@ -71,6 +72,9 @@ class MainScreen(Screen[None]):
                 tooltip="Filter calls by model, route or session text"),
         Binding("w", "cycle_window", "Window", id="window",
                 tooltip="Cycle the time window: all, 1m, 5m, 15m, 1h"),
+        Binding("a", "toggle_accuracy", "Accuracy", id="accuracy",
+                tooltip="Show cost accuracy (gateway-reported cost vs list price) in place "
+                        "of routes (again: routes)"),
         Binding("s", "cycle_sort", "Sort", id="sort",
                 tooltip="Sort models and routes by requests, cost, p95 latency, errors, flags"),
         Binding("p", "toggle_pause", "Pause", id="pause",
@@ -113,6 +117,7 @@ class MainScreen(Screen[None]):
             with Horizontal(id="rollups-row"):
                 yield ModelTable(id="models")
                 yield RouteTable(id="routes")
+                yield AccuracyTable(id="accuracy")
             yield RecentTable(id="recent")
         yield KeysFooter()
 
@@ -121,6 +126,7 @@ class MainScreen(Screen[None]):
         # Nothing to show until the first frame arrives from its worker (milliseconds).
         self.query_one(EmptyState).display = False
         self.query_one("#dashboard").display = False
+        self._show_accuracy()
         self.query_one(StatusLine).show(None, self.view)
         self.ctx.runtime.store.subscribe(self._on_ingest)
         self.set_interval(self.ctx.runtime.settings.refresh_ms / 1000, self.tick)
@@ -218,6 +224,7 @@ class MainScreen(Screen[None]):
         self.query_one(Trends).show(frame.trend)
         self.query_one(ModelTable).show(view.sorted_models(doc.models), view.model_sort)
         self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.route_sort)
+        self.query_one(AccuracyTable).show(doc.cost_accuracy, frame.window)
         self._explain_empty_lists(frame)
         self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
         self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title(frame),
@@ -325,6 +332,23 @@ class MainScreen(Screen[None]):
         self.request_frame(self.frame.now if self.view.paused and self.frame else None)
         self.notify(f"Window: {self.view.window}", timeout=1.5)
 
+    def action_toggle_accuracy(self) -> None:
+        """Cost accuracy in the place of the routes table, and back."""
+        self.view.accuracy = not self.view.accuracy
+        self._show_accuracy()
+        if self.frame is not None:
+            self.draw()
+
+    def _show_accuracy(self) -> None:
+        shown = self.view.accuracy
+        accuracy, routes = self.query_one(AccuracyTable), self.query_one(RouteTable)
+        had_focus = self.focused in (accuracy, routes)
+        accuracy.display = shown
+        routes.display = not shown
+        self.query_one("#rollups-row").set_class(shown, "-accuracy")
+        if had_focus:
+            self.set_focus(accuracy if shown else routes, scroll_visible=False)
+
     def action_cycle_sort(self) -> None:
         """Sort the routes when they have the focus, else the models, by their next column."""
         view = self.view
@@ -411,6 +435,8 @@ class MainScreen(Screen[None]):
             self._filter_by(table.highlighted_model)
         elif isinstance(table, RouteTable):
             self._filter_by(table.highlighted_route)
+        elif isinstance(table, AccuracyTable):
+            self._filter_by(table.highlighted_text)
 
     def _filter_by(self, text: str | None) -> None:
         if text:

@@ -13,9 +13,9 @@ __all__ = ["KeysFooter"]
 #: Actions in the order their keys give way to the width (first: kept longest). Help and
 #: quit are always shown; keys not listed give way first.
 FOOTER_ORDER: Sequence[str] = (
-    "app.help", "app.quit", "back", "select", "filter", "cycle_window", "only('flagged')",
-    "only('errors')", "session", "step(1)", "step(-1)", "toggle_pause", "cycle_sort",
-    "dismiss_error", "copy_id", "pager", "export", "export_trace", "clear",
+    "app.help", "app.quit", "back", "select", "filter", "cycle_window", "toggle_accuracy",
+    "only('flagged')", "only('errors')", "session", "step(1)", "step(-1)", "toggle_pause",
+    "cycle_sort", "dismiss_error", "copy_id", "pager", "export", "export_trace", "clear",
 )
 
 

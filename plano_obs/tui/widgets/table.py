@@ -173,7 +173,7 @@ class RowTable(ScrollView, can_focus=True):
         # id is never reused by another row while its entry lives.
         self._lines: dict[int, tuple[Sequence[Text], Strip]] = {}
         self.sort: str | None = None
-        self.empty_text = "nothing yet"
+        self.empty_text = "nothing yet"  # one line per "\n"
         self._last_highlight: str | None = None
 
     # -- reading ------------------------------------------------------------------------------
@@ -375,9 +375,10 @@ class RowTable(ScrollView, can_focus=True):
             return self._strip(self._header(), style, width)
         row = round(self.scroll_y) + y - 1
         if not self._keys:
-            if y == 1:
+            lines = self.empty_text.split("\n")
+            if 1 <= y <= len(lines):
                 empty = self.get_component_rich_style("row-table--empty", partial=True)
-                return self._strip(Text(f" {self.empty_text}"), base + empty, width)
+                return self._strip(Text(f" {lines[y - 1]}"), base + empty, width)
             return Strip.blank(width, base)
         if row >= len(self._keys):
             return Strip.blank(width, base)
