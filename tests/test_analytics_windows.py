@@ -138,18 +138,19 @@ def test_a_window_is_built_without_the_lock_and_keeps_calls_that_arrive_meanwhil
     lock_free: list[bool] = []
     merge = Aggregate.merge
 
-    def merge_while_ingest_runs(self: Aggregate, other: Aggregate) -> None:
+    def merge_while_ingest_runs(self: Aggregate, other: Aggregate) -> bool:
         if late:
+            arriving = late[:]
+            late.clear()  # ingest merges too: only the first merge of the build does this
             # Another thread could take the lock now: the build does not hold it.
             probe = threading.Thread(target=lambda: lock_free.append(
                 a._lock.acquire(blocking=False) and (a._lock.release() or True)))
             probe.start()
             probe.join()
-            for c in late:  # ingest goes on meanwhile, into the buckets being read
+            for c in arriving:  # ingest goes on meanwhile, into the buckets being read
                 a.add(c)
             a.add(make_call(T0 - 1200.5))  # a bucket the build has already read
-            late.clear()
-        merge(self, other)
+        return merge(self, other)
 
     monkeypatch.setattr(Aggregate, "merge", merge_while_ingest_runs)
     doc = a.document("1h", now=T0)

@@ -1,45 +1,119 @@
 """Mergeable, subtractable aggregates of LLM calls: the state behind every rollup.
 
-One ``Aggregate`` holds a set of calls: all-time, one time bucket, or a sliding window built from
-buckets. Adding a call is O(1); merging and subtracting cost the size of the aggregate, never the
-number of calls in it.
+One ``Aggregate`` holds a set of calls: all-time, one time bucket, a sliding window built from
+buckets, or a derived row of the ledger. Adding a call is O(1); merging and subtracting cost the
+size of the aggregate, never the number of calls in it.
+
+Every field is one of four kinds, and each kind combines one way:
+
+- **counts**: integers that add and subtract exactly. Money is nano-dollars and generation time
+  nanoseconds, so a window that loses its oldest calls holds exactly the sums of the rest.
+- **tallies**: ``Counter`` by key (status codes, qualities, signal categories and types).
+- **sketches**: ``QuantileSketch`` bins of latency and time to first token.
+- **extremes**: maxima and first/last seen. Merging widens them; subtracting cannot narrow them,
+  so ``refresh_extremes`` recomputes them from the parts that remain.
+
+Keyed groups (models, routes, sessions) combine per key. A *bounded* aggregate caps its tables
+(names come off the wire): new keys past a cap go to ``OTHER``, new sessions past
+``max_sessions`` are refused (counted as untracked) or evict the least recently seen (LRU).
+Merging into an aggregate applies *its* caps and session policy, as adding the calls one by one
+would; an unbounded aggregate (a window) takes every key, so subtracting a part merged earlier is
+exact. ``to_state``/``from_state`` and ``dumps``/``loads`` serialize an aggregate exactly.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import json
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import add, sub
 from typing import Any
 
 from plano_obs.analytics._accuracy import CostCheck
 from plano_obs.analytics.sketch import QuantileSketch, sketch_key
 from plano_obs.model import LLMCall
 
-__all__ = ["Aggregate", "CallFacts", "SessionStats", "Stats", "OTHER"]
+__all__ = ["Aggregate", "CallFacts", "SessionStats", "Stats", "OTHER", "NANO_PER_USD",
+           "usd_to_nano"]
 
 #: Where new keys go once a per-aggregate table is full (names come off the wire).
 OTHER = "(other)"
 MAX_KEYS = 1_000
 MAX_SIGNAL_TYPES = 500
 MAX_SESSION_MODELS = 32
+NANO_PER_USD = 1_000_000_000
+#: Version of ``to_state``'s layout; ``from_state`` refuses any other.
+STATE_VERSION = 1
+
+# Stats.counts: what each position holds. Ambiguous: calls whose name the catalog could not
+# pick one entry for; no usage: calls without a cost because they reported no tokens (failures).
+# Tokens are input, output, cached input, cache creation and reasoning: their sums, then how
+# many calls reported each kind.
+(REQUESTS, ERRORS, FLAGGED, PRICED, UNPRICED, COST_NANO, GEN_TOKENS, GEN_NS, AMBIGUOUS,
+ NO_USAGE) = range(10)
+TOKENS = 10
+TOKENS_KNOWN = TOKENS + 5
+_STATS_COUNTS = TOKENS_KNOWN + 5
+# SessionStats.counts
+TURNS, S_COST_NANO, S_PRICED, S_UNPRICED, S_ERRORS, S_FLAGGED = range(6)
+# Aggregate.counts
+ERRORS_4XX, ERRORS_5XX, UNTRACKED_SESSION_CALLS, ANALYSED, SESSIONS_EVICTED = range(5)
+_TALLIES = ("errors_by_status", "by_quality", "category_calls", "category_instances", "by_type")
 
 
-def _inc(d: dict, key: object, n: int = 1) -> None:
-    d[key] = d.get(key, 0) + n
+def usd_to_nano(usd: float) -> int:
+    """US dollars as whole nano-dollars (the unit every sum of money is kept in)."""
+    return round(usd * NANO_PER_USD)
 
 
-def _merge_counts(into: dict, other: dict) -> None:
+class Tally(Counter[Any]):
+    """A ``Counter`` that is quick to create: a session's models make one per chunk, and
+    ``Counter.__init__`` costs more in Python than the dict it fills."""
+
+    __slots__ = ()
+    __init__ = dict.__init__  # type: ignore[assignment]
+
+
+def _add_tally(into: Counter[Any], other: Counter[Any]) -> None:
+    """``into + other`` in place (``Counter.update`` without its per-call type checks)."""
+    get = into.get
     for k, n in other.items():
-        into[k] = into.get(k, 0) + n
+        into[k] = get(k, 0) + n
 
 
-def _subtract_counts(into: dict, other: dict) -> None:
+def _subtract_tally(into: Counter[Any], other: Counter[Any]) -> None:
+    """``into - other`` in place, dropping keys that reach zero (O(len(other)))."""
     for k, n in other.items():
         left = into.get(k, 0) - n
         if left > 0:
             into[k] = left
         else:
             into.pop(k, None)
+
+
+def _capped(table: Any, key: Any, cap: int | None, overflow: Any = OTHER) -> Any:
+    """``key``, or ``overflow`` when ``key`` is new to a table that already holds ``cap`` keys."""
+    if cap is None or key in table or len(table) < cap:
+        return key
+    return overflow
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None or a <= b:
+        return a
+    return b
+
+
+def _latest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None or a >= b:
+        return a
+    return b
 
 
 @dataclass(slots=True)
@@ -51,9 +125,9 @@ class CallFacts:
     latency_ms: float | None
     ttft_key: int | None
     ttft_ms: float | None
-    cost_usd: float | None
+    cost_nano: int | None
     gen_tokens: int
-    gen_seconds: float
+    gen_ns: int
     is_error: bool
 
     @classmethod
@@ -61,139 +135,171 @@ class CallFacts:
         """Facts of ``call``."""
         lat = call.duration_ms
         ttft = call.ttft_ms
-        gen_tokens, gen_seconds = 0, 0.0
+        gen_tokens, gen_ns = 0, 0
         if call.completion_tokens is not None and lat is not None:
             gen_ms = lat - (ttft or 0.0)
             if gen_ms > 0:
-                gen_tokens, gen_seconds = call.completion_tokens, gen_ms / 1000.0
+                gen_tokens, gen_ns = call.completion_tokens, int(gen_ms * 1_000_000)
+        cost = call.cost_usd
         return cls(  # positional, in field order: this runs for every call
             call.end_ns,
             None if lat is None else sketch_key(lat),
             lat,
             None if ttft is None else sketch_key(ttft),
             ttft,
-            call.cost_usd,
+            None if cost is None else round(cost * NANO_PER_USD),
             gen_tokens,
-            gen_seconds,
+            gen_ns,
             call.is_error,
         )
 
 
 class Stats:
-    """Counts, token sums, cost and latency sketches of a group of calls (``add_to_stats`` adds)."""
+    """Counts, token sums, money, latency sketches and maxima of a group of calls."""
 
-    __slots__ = (
-        "requests", "errors", "flagged", "tokens", "tokens_known", "cost_usd", "priced",
-        "unpriced", "ambiguous", "no_usage", "latency", "latency_max", "ttft", "ttft_max",
-        "gen_tokens", "gen_seconds", "entries", "check",
-    )
+    __slots__ = ("counts", "latency", "ttft", "latency_max", "ttft_max", "entries", "check")
 
     def __init__(self) -> None:
-        self.requests = 0
-        self.errors = 0
-        self.flagged = 0
-        # input, output, cached_input, cache_creation, reasoning
-        self.tokens = [0, 0, 0, 0, 0]
-        self.tokens_known = [0, 0, 0, 0, 0]
-        self.cost_usd = 0.0
-        self.priced = 0
-        self.unpriced = 0
-        self.ambiguous = 0  # calls whose name the catalog could not pick one entry for
-        self.no_usage = 0  # calls without a cost because they reported no tokens (failures)
+        self.counts = [0] * _STATS_COUNTS
         self.latency = QuantileSketch()
-        self.latency_max: float | None = None
         self.ttft = QuantileSketch()
+        self.latency_max: float | None = None
         self.ttft_max: float | None = None
-        self.gen_tokens = 0
-        self.gen_seconds = 0.0
-        # Per-model rows only (``Aggregate.add``): catalog entry -> calls it priced, and the sums
-        # behind cost accuracy.
-        self.entries: dict[str, int] = {}
+        # Per-model rows only (``Aggregate.add``): catalog entry -> calls it priced, and the
+        # sums behind cost accuracy.
+        self.entries: Counter[str] = Tally()
         self.check: CostCheck | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.counts[REQUESTS]
+
+    @property
+    def errors(self) -> int:
+        return self.counts[ERRORS]
+
+    @property
+    def flagged(self) -> int:
+        return self.counts[FLAGGED]
+
+    @property
+    def priced(self) -> int:
+        return self.counts[PRICED]
+
+    @property
+    def unpriced(self) -> int:
+        return self.counts[UNPRICED]
+
+    @property
+    def ambiguous(self) -> int:
+        return self.counts[AMBIGUOUS]
+
+    @property
+    def no_usage(self) -> int:
+        return self.counts[NO_USAGE]
 
     def merge(self, o: Stats) -> None:
         """Add another group's calls."""
-        self._combine(o, 1)
+        self.counts = list(map(add, self.counts, o.counts))
         self.latency.merge(o.latency)
         self.ttft.merge(o.ttft)
-        self.latency_max = _max(self.latency_max, o.latency_max)
-        self.ttft_max = _max(self.ttft_max, o.ttft_max)
-
-    def subtract(self, o: Stats) -> None:
-        """Remove a group merged earlier; maxima are left for the caller to recompute."""
-        self._combine(o, -1)
-        self.latency.subtract(o.latency)
-        self.ttft.subtract(o.ttft)
-
-    def _combine(self, o: Stats, sign: int) -> None:
-        self.requests += sign * o.requests
-        self.errors += sign * o.errors
-        self.flagged += sign * o.flagged
-        for i in range(5):
-            self.tokens[i] += sign * o.tokens[i]
-            self.tokens_known[i] += sign * o.tokens_known[i]
-        self.cost_usd += sign * o.cost_usd
-        self.priced += sign * o.priced
-        self.unpriced += sign * o.unpriced
-        self.ambiguous += sign * o.ambiguous
-        self.no_usage += sign * o.no_usage
         if o.entries:
-            (_merge_counts if sign > 0 else _subtract_counts)(self.entries, o.entries)
+            _add_tally(self.entries, o.entries)
         if o.check is not None:
             if self.check is None:
                 self.check = CostCheck()
-            self.check.combine(o.check, sign)
-        self.gen_tokens += sign * o.gen_tokens
-        self.gen_seconds += sign * o.gen_seconds
-        if self.priced == 0:
-            self.cost_usd = 0.0  # no float residue once every priced call left the window
+            self.check.combine(o.check)
+        self.merge_extremes(o)
+
+    def merge_extremes(self, o: Stats) -> None:
+        """Widen the maxima to cover ``o``."""
+        lat, ttft = o.latency_max, o.ttft_max
+        if lat is not None and (self.latency_max is None or lat > self.latency_max):
+            self.latency_max = lat
+        if ttft is not None and (self.ttft_max is None or ttft > self.ttft_max):
+            self.ttft_max = ttft
+
+    def subtract(self, o: Stats) -> None:
+        """Remove a group merged earlier; maxima stay until ``refresh_extremes``."""
+        self.counts = list(map(sub, self.counts, o.counts))
+        self.latency.subtract(o.latency)
+        self.ttft.subtract(o.ttft)
+        if o.entries:
+            _subtract_tally(self.entries, o.entries)
+        if o.check is not None and self.check is not None:
+            self.check.combine(o.check, -1)
 
     def token(self, i: int) -> int | None:
         """Sum of token kind ``i``; None when no call reported it."""
-        return self.tokens[i] if self.tokens_known[i] else None
+        c = self.counts
+        return c[TOKENS + i] if c[TOKENS_KNOWN + i] else None
 
     def cost(self) -> float | None:
-        """Summed cost; None when nothing was priced."""
-        return self.cost_usd if self.priced else None
+        """Summed cost in USD; None when nothing was priced."""
+        c = self.counts
+        return c[COST_NANO] / NANO_PER_USD if c[PRICED] else None
 
     def tokens_per_second(self) -> float | None:
         """Completion tokens over generation time."""
-        return self.gen_tokens / self.gen_seconds if self.gen_seconds > 0 else None
+        c = self.counts
+        return c[GEN_TOKENS] * 1e9 / c[GEN_NS] if c[GEN_NS] > 0 else None
+
+    def to_state(self) -> list[Any]:
+        """An exact, JSON-ready form (``from_state`` reads it back)."""
+        check = None if self.check is None else [
+            getattr(self.check, name) for name in CostCheck.__slots__]
+        return [self.counts, _sketch_state(self.latency), _sketch_state(self.ttft),
+                self.latency_max, self.ttft_max, dict(self.entries), check]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> Stats:
+        """The stats ``to_state`` wrote."""
+        st = cls()
+        counts, latency, ttft, st.latency_max, st.ttft_max, entries, check = state
+        if len(counts) != _STATS_COUNTS:
+            raise ValueError("stats state has the wrong number of counts")
+        st.counts = [int(n) for n in counts]
+        st.latency, st.ttft = _sketch_of(latency), _sketch_of(ttft)
+        st.entries = Tally(entries)
+        if check is not None:
+            st.check = CostCheck()
+            for name, value in zip(CostCheck.__slots__, check, strict=True):
+                setattr(st.check, name, value)
+        return st
 
 
 def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> None:
     """Add one call to each of ``targets``; the call is read once for all of them.
 
-    This runs for every call (in its chunk's total, model and route): keep it lean.
+    This runs for every call (in its aggregate's total, model and route): keep it lean.
     """
-    is_error, flagged, cost = f.is_error, call.flagged, f.cost_usd
+    is_error, flagged, cost = f.is_error, call.flagged, f.cost_nano
     ambiguous = call.cost is not None and call.cost.ambiguous
-    # (kind, count) of the token kinds the call reported: input, output, cached input,
-    # cache creation, reasoning (Stats.tokens order)
+    # (position, count) of the token kinds the call reported, in Stats.counts order
     reported = [(i, n) for i, n in enumerate((
         call.prompt_tokens, call.completion_tokens, call.cached_input_tokens,
-        call.cache_creation_tokens, call.reasoning_tokens)) if n is not None]
+        call.cache_creation_tokens, call.reasoning_tokens), TOKENS) if n is not None]
     lk, lat, tk, ttft = f.latency_key, f.latency_ms, f.ttft_key, f.ttft_ms
-    gen_tokens, gen_seconds = f.gen_tokens, f.gen_seconds
+    gen_tokens, gen_ns = f.gen_tokens, f.gen_ns
     for st in targets:
-        st.requests += 1
+        c = st.counts
+        c[REQUESTS] += 1
         if is_error:
-            st.errors += 1
+            c[ERRORS] += 1
         if flagged:
-            st.flagged += 1
-        tokens, known = st.tokens, st.tokens_known
+            c[FLAGGED] += 1
         for i, n in reported:
-            tokens[i] += n
-            known[i] += 1
+            c[i] += n
+            c[i + 5] += 1
         if cost is None:
-            st.unpriced += 1
+            c[UNPRICED] += 1
             if not reported:
-                st.no_usage += 1
+                c[NO_USAGE] += 1
         else:
-            st.cost_usd += cost
-            st.priced += 1
+            c[COST_NANO] += cost
+            c[PRICED] += 1
         if ambiguous:
-            st.ambiguous += 1
+            c[AMBIGUOUS] += 1
         if lk is not None:
             bins = st.latency.bins  # QuantileSketch.add_key, inlined
             bins[lk] = bins.get(lk, 0) + 1
@@ -206,137 +312,185 @@ def add_to_stats(targets: tuple[Stats, ...], call: LLMCall, f: CallFacts) -> Non
             st.ttft.count += 1
             if st.ttft_max is None or ttft > st.ttft_max:  # type: ignore[operator]
                 st.ttft_max = ttft
-        st.gen_tokens += gen_tokens
-        st.gen_seconds += gen_seconds
-
-
-def _capped(table: dict, key: Any, cap: int, overflow: Any = OTHER) -> Any:
-    """``key``, or ``overflow`` when ``key`` is new to a table that already holds ``cap`` keys
-    (names come off the wire: a table must not grow with them)."""
-    return key if key in table or len(table) < cap else overflow
-
-
-def _stats_for(table: dict[Any, Stats], key: Any, overflow: Any) -> Stats:
-    """The stats of ``key`` in a per-model or per-route table, created when new."""
-    key = _capped(table, key, MAX_KEYS, overflow)
-    st = table.get(key)
-    if st is None:
-        st = table[key] = Stats()
-    return st
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if a >= b else b
+        c[GEN_TOKENS] += gen_tokens
+        c[GEN_NS] += gen_ns
 
 
 class SessionStats:
     """One session's calls within an aggregate."""
 
-    __slots__ = ("turns", "cost_usd", "priced", "unpriced", "errors", "flagged", "models",
-                 "first_ns", "last_ns")
+    __slots__ = ("counts", "models", "first_ns", "last_ns")
 
     def __init__(self) -> None:
-        self.turns = 0
-        self.cost_usd = 0.0
-        self.priced = 0
-        self.unpriced = 0
-        self.errors = 0
-        self.flagged = 0
-        self.models: dict[str, int] = {}
+        self.counts = [0] * 6
+        self.models: Counter[str] = Tally()
         self.first_ns: int | None = None
         self.last_ns: int | None = None
 
-    def add(self, call: LLMCall, f: CallFacts) -> None:
-        """Add one turn."""
-        self.turns += 1
-        if f.cost_usd is None:
-            self.unpriced += 1
-        else:
-            self.cost_usd += f.cost_usd
-            self.priced += 1
-        if f.is_error:
-            self.errors += 1
-        if call.flagged:
-            self.flagged += 1
-        model = call.model or "unknown"
-        if len(self.models) < MAX_SESSION_MODELS or model in self.models:
-            _inc(self.models, model)
-        self._seen(f.end_ns, f.end_ns)
+    @property
+    def turns(self) -> int:
+        return self.counts[TURNS]
 
-    def _seen(self, first: int | None, last: int | None) -> None:
+    @property
+    def priced(self) -> int:
+        return self.counts[S_PRICED]
+
+    @property
+    def unpriced(self) -> int:
+        return self.counts[S_UNPRICED]
+
+    @property
+    def errors(self) -> int:
+        return self.counts[S_ERRORS]
+
+    @property
+    def flagged(self) -> int:
+        return self.counts[S_FLAGGED]
+
+    def cost(self) -> float | None:
+        """Summed cost in USD; None when no turn was priced."""
+        c = self.counts
+        return c[S_COST_NANO] / NANO_PER_USD if c[S_PRICED] else None
+
+    def add(self, call: LLMCall, f: CallFacts, model_cap: int | None) -> None:
+        """Add one turn."""
+        c = self.counts
+        c[TURNS] += 1
+        if f.cost_nano is None:
+            c[S_UNPRICED] += 1
+        else:
+            c[S_COST_NANO] += f.cost_nano
+            c[S_PRICED] += 1
+        if f.is_error:
+            c[S_ERRORS] += 1
+        if call.flagged:
+            c[S_FLAGGED] += 1
+        model = call.model or "unknown"
+        models = self.models
+        if model_cap is None or model in models or len(models) < model_cap:
+            models[model] = models.get(model, 0) + 1
+        end = f.end_ns
+        if self.first_ns is None or end < self.first_ns:
+            self.first_ns = end
+        if self.last_ns is None or end > self.last_ns:
+            self.last_ns = end
+
+    def merge(self, o: SessionStats, model_cap: int | None) -> bool:
+        """Add another aggregate's turns of the same session; False when the cap on distinct
+        models dropped some."""
+        c, oc = self.counts, o.counts  # one statement per count: this runs per session
+        c[0] += oc[0]
+        c[1] += oc[1]
+        c[2] += oc[2]
+        c[3] += oc[3]
+        c[4] += oc[4]
+        c[5] += oc[5]
+        exact = True
+        models = self.models
+        get = models.get
+        for k, n in o.models.items():
+            if model_cap is None or k in models or len(models) < model_cap:
+                models[k] = get(k, 0) + n
+            else:
+                exact = False
+        first, last = o.first_ns, o.last_ns
         if first is not None and (self.first_ns is None or first < self.first_ns):
             self.first_ns = first
         if last is not None and (self.last_ns is None or last > self.last_ns):
             self.last_ns = last
+        return exact
 
-    def merge(self, o: SessionStats) -> None:
-        """Add another aggregate's view of the same session."""
-        self._combine(o, 1)
-        self._seen(o.first_ns, o.last_ns)
+    def subtract(self, o: SessionStats) -> None:
+        """Remove turns merged earlier; first and last seen are left as they were."""
+        self.counts = list(map(sub, self.counts, o.counts))
+        _subtract_tally(self.models, o.models)
 
-    def absorb(self, o: SessionStats) -> None:
-        """Add later turns of the same session, with add()'s cap on distinct models."""
-        self._combine(o, 1, bounded=True)
-        self._seen(o.first_ns, o.last_ns)
+    def to_state(self) -> list[Any]:
+        """An exact, JSON-ready form."""
+        return [self.counts, dict(self.models), self.first_ns, self.last_ns]
 
-    def _combine(self, o: SessionStats, sign: int, *, bounded: bool = False) -> None:
-        self.turns += sign * o.turns
-        self.cost_usd += sign * o.cost_usd
-        self.priced += sign * o.priced
-        self.unpriced += sign * o.unpriced
-        self.errors += sign * o.errors
-        self.flagged += sign * o.flagged
-        if bounded:
-            models = self.models
-            for k, n in o.models.items():
-                if len(models) < MAX_SESSION_MODELS or k in models:
-                    _inc(models, k, n)
-        elif sign > 0:
-            _merge_counts(self.models, o.models)
-        else:
-            _subtract_counts(self.models, o.models)
+    @classmethod
+    def from_state(cls, state: list[Any]) -> SessionStats:
+        """The session ``to_state`` wrote."""
+        ss = cls()
+        counts, models, ss.first_ns, ss.last_ns = state
+        ss.counts = [int(n) for n in counts]
+        ss.models = Tally(models)
+        return ss
 
 
 @dataclass(slots=True)
 class Aggregate:
-    """Every rollup's state for one set of calls."""
+    """Every rollup's state for one set of calls (see the module docstring)."""
 
-    max_sessions: int = 1_000
-    lru_sessions: bool = False  # evict least recently seen sessions instead of refusing new ones
+    #: Cap the model, route and signal tables (and each session's models) as add() does.
+    bounded: bool = True
+    #: Most sessions tracked; None for no limit.
+    max_sessions: int | None = 1_000
+    #: A full session table evicts its least recently seen session instead of refusing new ones.
+    lru_sessions: bool = False
     total: Stats = field(default_factory=Stats)
-    errors_4xx: int = 0
-    errors_5xx: int = 0
-    errors_by_status: dict[str, int] = field(default_factory=dict)
+    #: errors_4xx, errors_5xx, untracked_session_calls, analysed, sessions_evicted
+    counts: list[int] = field(default_factory=lambda: [0] * 5)
+    errors_by_status: Counter[str] = field(default_factory=Tally)
+    by_quality: Counter[str] = field(default_factory=Tally)
+    category_calls: Counter[str] = field(default_factory=Tally)
+    category_instances: Counter[str] = field(default_factory=Tally)
+    by_type: Counter[str] = field(default_factory=Tally)
     models: dict[tuple[str | None, str | None], Stats] = field(default_factory=dict)
     routes: dict[str | None, Stats] = field(default_factory=dict)
     sessions: OrderedDict[str, SessionStats] = field(default_factory=OrderedDict)
-    sessions_evicted: int = 0  # distinct sessions dropped by the LRU
-    untracked_session_calls: int = 0  # calls of sessions refused by a full table
-    analysed: int = 0
-    by_quality: dict[str, int] = field(default_factory=dict)
-    category_calls: dict[str, int] = field(default_factory=dict)
-    category_instances: dict[str, int] = field(default_factory=dict)
-    by_type: dict[str, int] = field(default_factory=dict)
     first_ns: int | None = None
     last_ns: int | None = None
-    last_session_ns: int | None = None
+    #: The session of the latest call that had one, and that call's end; on equal ends the
+    #: larger session id, so the result never depends on the order calls were combined in.
     last_session: str | None = None
+    last_session_ns: int | None = None
+
+    @classmethod
+    def unbounded(cls) -> Aggregate:
+        """An aggregate that takes every key and session: merges into it subtract exactly."""
+        return cls(bounded=False, max_sessions=None)
+
+    # -- reading --------------------------------------------------------------------------
+
+    @property
+    def errors_4xx(self) -> int:
+        return self.counts[ERRORS_4XX]
+
+    @property
+    def errors_5xx(self) -> int:
+        return self.counts[ERRORS_5XX]
+
+    @property
+    def analysed(self) -> int:
+        return self.counts[ANALYSED]
+
+    @property
+    def sessions_evicted(self) -> int:
+        """Distinct sessions an LRU table dropped."""
+        return self.counts[SESSIONS_EVICTED]
+
+    @property
+    def untracked_session_calls(self) -> int:
+        """Calls of sessions a full table refused."""
+        return self.counts[UNTRACKED_SESSION_CALLS]
+
+    # -- adding ---------------------------------------------------------------------------
 
     def add(self, call: LLMCall, f: CallFacts) -> None:
         """Add one call: O(1)."""
+        key_cap = MAX_KEYS if self.bounded else None
+        counts = self.counts
         if f.is_error:
             code = call.status_code
             if code is not None and 400 <= code < 500:
-                self.errors_4xx += 1
+                counts[ERRORS_4XX] += 1
             elif code is not None and code >= 500:
-                self.errors_5xx += 1
-            _inc(self.errors_by_status, "none" if code is None else str(code))
-        m = _stats_for(self.models, (call.model, call.provider), (OTHER, None))
-        r = _stats_for(self.routes, call.route, OTHER)
+                counts[ERRORS_5XX] += 1
+            self.errors_by_status["none" if code is None else str(code)] += 1
+        m = _group(self.models, (call.model, call.provider), key_cap, (OTHER, None))
+        r = _group(self.routes, call.route, key_cap, OTHER)
         add_to_stats((self.total, m, r), call, f)
         cost = call.cost
         if cost is not None:
@@ -352,148 +506,252 @@ class Aggregate:
         sid = call.session_id
         end = f.end_ns
         if sid is not None:
-            self._add_session(sid, call, f)
-            if self.last_session_ns is None or end >= self.last_session_ns:
+            sessions = self.sessions
+            st = sessions.get(sid)
+            if st is None:
+                st = self._new_session(sid, 1)
+            elif self.lru_sessions:
+                sessions.move_to_end(sid)
+            if st is not None:
+                st.add(call, f, MAX_SESSION_MODELS if self.bounded else None)
+            latest = self.last_session_ns
+            if latest is None or end > latest or (
+                    end == latest and sid > self.last_session):  # type: ignore[operator]
                 self.last_session_ns, self.last_session = end, sid
         s = call.signals
         if s is not None:
-            self.analysed += 1
+            counts[ANALYSED] += 1
             if s.quality:
-                _inc(self.by_quality, s.quality)
+                self.by_quality[s.quality] += 1
+            calls, instances = self.category_calls, self.category_instances
             for name, (count, _severity) in s.categories.items():
-                name = _capped(self.category_calls, name, MAX_KEYS)
-                _inc(self.category_calls, name)
-                _inc(self.category_instances, name, count)
+                name = _capped(calls, name, key_cap)
+                calls[name] += 1
+                instances[name] += count
+            by_type = self.by_type
+            type_cap = MAX_SIGNAL_TYPES if self.bounded else None
             for ev in s.events:
                 t = ev.type or ev.name.removeprefix("signal.")
-                _inc(self.by_type, _capped(self.by_type, t, MAX_SIGNAL_TYPES))
+                by_type[_capped(by_type, t, type_cap)] += 1
         if self.first_ns is None or end < self.first_ns:
             self.first_ns = end
         if self.last_ns is None or end > self.last_ns:
             self.last_ns = end
 
-    def _add_session(self, sid: str, call: LLMCall, f: CallFacts) -> None:
-        sessions = self.sessions
-        st = sessions.get(sid)
-        if st is None:
-            st = self._new_session(sid, 1)
-            if st is None:
-                return
-        elif self.lru_sessions:
-            sessions.move_to_end(sid)
-        st.add(call, f)
+    def _saw_session(self, end_ns: int, sid: str) -> None:
+        latest = self.last_session_ns
+        if latest is None or end_ns > latest or (
+                end_ns == latest and sid > self.last_session):  # type: ignore[operator]
+            self.last_session_ns, self.last_session = end_ns, sid
 
     def _new_session(self, sid: str, turns: int) -> SessionStats | None:
-        """A new row for ``sid``; a full table evicts its least recent row if it is an LRU,
-        else refuses (None) and counts the session's ``turns`` as untracked."""
+        """A new row for ``sid``; None when a full, non-LRU table refuses it (its ``turns``
+        are counted as untracked)."""
         sessions = self.sessions
-        if len(sessions) >= self.max_sessions:
+        if self.max_sessions is not None and len(sessions) >= self.max_sessions:
             if not self.lru_sessions:
-                self.untracked_session_calls += turns
+                self.counts[UNTRACKED_SESSION_CALLS] += turns
                 return None
             sessions.popitem(last=False)
-            self.sessions_evicted += 1
+            self.counts[SESSIONS_EVICTED] += 1
         st = sessions[sid] = SessionStats()
         return st
 
-    def absorb(self, o: Aggregate) -> None:
-        """Add ``o``'s calls as adding them one by one would: this aggregate's key caps and
-        session policy hold. ``o`` should keep its sessions in last-seen order (an LRU
-        aggregate), so that the sessions a full LRU table keeps are the most recently seen.
+    # -- combining ------------------------------------------------------------------------
 
-        One difference from adding calls one by one: a session evicted and seen again within
-        ``o`` is counted as evicted once, not twice.
+    def merge(self, o: Aggregate) -> bool:
+        """Add ``o``'s calls as adding them one by one would, under this aggregate's caps and
+        session policy; False when a cap or the policy moved or dropped some of ``o``'s keys
+        (``o`` cannot then be subtracted exactly from a sum this aggregate is part of).
+
+        Into an LRU table, ``o`` should keep its sessions in last-seen order (be an LRU
+        aggregate itself) so the sessions kept are the most recently seen. One difference from
+        adding calls one by one: a session evicted and seen again within ``o`` is counted as
+        evicted once, not twice.
         """
-        self._combine(o, 1, bounded=True)
+        dropped_before = self.counts[UNTRACKED_SESSION_CALLS] + self.counts[SESSIONS_EVICTED]
+        self.counts = list(map(add, self.counts, o.counts))
+        _add_tally(self.errors_by_status, o.errors_by_status)
+        _add_tally(self.by_quality, o.by_quality)
+        exact = True
+        key_cap = MAX_KEYS if self.bounded else None
+        if key_cap is None:
+            _add_tally(self.category_calls, o.category_calls)
+            _add_tally(self.category_instances, o.category_instances)
+            _add_tally(self.by_type, o.by_type)
+        else:
+            calls, instances = self.category_calls, self.category_instances
+            for name, n in o.category_calls.items():
+                key = _capped(calls, name, key_cap)
+                exact = exact and key is name
+                calls[key] += n
+                instances[key] += o.category_instances[name]
+            by_type = self.by_type
+            for t, n in o.by_type.items():
+                key = _capped(by_type, t, MAX_SIGNAL_TYPES)
+                exact = exact and key is t
+                by_type[key] += n
         self.total.merge(o.total)
-        for mkey, st in o.models.items():
-            _stats_for(self.models, mkey, (OTHER, None)).merge(st)
-        for rkey, st in o.routes.items():
-            _stats_for(self.routes, rkey, OTHER).merge(st)
-        sessions = self.sessions
+        groups: tuple[tuple[dict[Any, Stats], dict[Any, Stats], Any], ...] = (
+            (self.models, o.models, (OTHER, None)), (self.routes, o.routes, OTHER))
+        for table, parts, overflow in groups:
+            for k, st in parts.items():
+                key = _capped(table, k, key_cap, overflow)
+                exact = exact and key is k
+                mine = table.get(key)
+                if mine is None:
+                    mine = table[key] = Stats()
+                mine.merge(st)
+        model_cap = MAX_SESSION_MODELS if self.bounded else None
+        sessions, lru = self.sessions, self.lru_sessions
         for sid, ss in o.sessions.items():
             mine_s = sessions.get(sid)
             if mine_s is None:
                 mine_s = self._new_session(sid, ss.turns)
                 if mine_s is None:
                     continue
-            elif self.lru_sessions:
+            elif lru:
                 sessions.move_to_end(sid)
-            mine_s.absorb(ss)
+            if not mine_s.merge(ss, model_cap):
+                exact = False
         self.merge_extremes(o)
-
-    def merge(self, o: Aggregate) -> None:
-        """Add another aggregate (a bucket) into this one."""
-        self._combine(o, 1)
-        self.total.merge(o.total)
-        for k, st in o.models.items():
-            mine = self.models.get(k)
-            if mine is None:
-                mine = self.models[k] = Stats()
-            mine.merge(st)
-        for rk, st in o.routes.items():
-            mine = self.routes.get(rk)
-            if mine is None:
-                mine = self.routes[rk] = Stats()
-            mine.merge(st)
-        for sid, ss in o.sessions.items():
-            mine_s = self.sessions.get(sid)
-            if mine_s is None:
-                mine_s = self.sessions[sid] = SessionStats()
-            mine_s.merge(ss)
-        self.merge_extremes(o)
+        dropped = self.counts[UNTRACKED_SESSION_CALLS] + self.counts[SESSIONS_EVICTED]
+        return exact and dropped - dropped_before == o.counts[UNTRACKED_SESSION_CALLS] + \
+            o.counts[SESSIONS_EVICTED]
 
     def merge_extremes(self, o: Aggregate) -> None:
-        """Widen first/last seen (and the latest session) to cover ``o``."""
-        if o.first_ns is not None and (self.first_ns is None or o.first_ns < self.first_ns):
-            self.first_ns = o.first_ns
-        if o.last_ns is not None and (self.last_ns is None or o.last_ns > self.last_ns):
-            self.last_ns = o.last_ns
-        if o.last_session_ns is not None and (
-            self.last_session_ns is None or o.last_session_ns >= self.last_session_ns
-        ):
-            self.last_session_ns, self.last_session = o.last_session_ns, o.last_session
+        """Widen first/last seen and the latest session to cover ``o``."""
+        self.first_ns = _min(self.first_ns, o.first_ns)
+        self.last_ns = _latest(self.last_ns, o.last_ns)
+        if o.last_session is not None:
+            self._saw_session(o.last_session_ns, o.last_session)  # type: ignore[arg-type]
 
     def subtract(self, o: Aggregate) -> None:
-        """Remove a bucket merged earlier; extremes (max, first/last) are recomputed by callers."""
-        self._combine(o, -1)
+        """Remove ``o``, merged earlier into this (unbounded) aggregate; the extremes stay until
+        ``refresh_extremes``, and each session keeps its first and last seen."""
+        self.counts = list(map(sub, self.counts, o.counts))
+        for name in _TALLIES:
+            _subtract_tally(getattr(self, name), getattr(o, name))
         self.total.subtract(o.total)
-        for k, st in o.models.items():
-            mine = self.models.get(k)
-            if mine is not None:
-                mine.subtract(st)
-                if mine.requests <= 0:
-                    del self.models[k]
-        for rk, st in o.routes.items():
-            mine = self.routes.get(rk)
-            if mine is not None:
-                mine.subtract(st)
-                if mine.requests <= 0:
-                    del self.routes[rk]
+        groups: tuple[tuple[dict[Any, Stats], dict[Any, Stats]], ...] = (
+            (self.models, o.models), (self.routes, o.routes))
+        for table, parts in groups:
+            for k, st in parts.items():
+                mine = table.get(k)
+                if mine is not None:
+                    mine.subtract(st)
+                    if mine.requests <= 0:
+                        del table[k]
         for sid, ss in o.sessions.items():
             mine_s = self.sessions.get(sid)
             if mine_s is not None:
-                mine_s._combine(ss, -1)
+                mine_s.subtract(ss)
                 if mine_s.turns <= 0:
                     del self.sessions[sid]
 
-    def _combine(self, o: Aggregate, sign: int, *, bounded: bool = False) -> None:
-        self.errors_4xx += sign * o.errors_4xx
-        self.errors_5xx += sign * o.errors_5xx
-        self.untracked_session_calls += sign * o.untracked_session_calls
-        self.analysed += sign * o.analysed
-        combine = _merge_counts if sign > 0 else _subtract_counts
-        combine(self.errors_by_status, o.errors_by_status)
-        combine(self.by_quality, o.by_quality)
-        if bounded:  # the caps of add()
-            calls, instances = self.category_calls, self.category_instances
-            for name, n in o.category_calls.items():
-                key = _capped(calls, name, MAX_KEYS)
-                _inc(calls, key, n)
-                _inc(instances, key, o.category_instances.get(name, 0))
-            for t, n in o.by_type.items():
-                _inc(self.by_type, _capped(self.by_type, t, MAX_SIGNAL_TYPES), n)
-            return
-        combine(self.category_calls, o.category_calls)
-        combine(self.category_instances, o.category_instances)
-        combine(self.by_type, o.by_type)
+    def refresh_extremes(self, parts: Iterable[Aggregate]) -> None:
+        """Recompute maxima, first/last seen and the latest session from ``parts``, the
+        aggregates this one is the sum of (subtraction cannot narrow them)."""
+        groups = (self.total, *self.models.values(), *self.routes.values())
+        for st in groups:
+            st.latency_max = st.ttft_max = None
+        self.first_ns = self.last_ns = self.last_session_ns = self.last_session = None
+        for part in parts:
+            self.total.merge_extremes(part.total)
+            for k, st in part.models.items():
+                mine = self.models.get(k)
+                if mine is not None:
+                    mine.merge_extremes(st)
+            for rk, st in part.routes.items():
+                mine = self.routes.get(rk)
+                if mine is not None:
+                    mine.merge_extremes(st)
+            self.merge_extremes(part)
+
+    # -- serializing ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything but the policy (caps, session limit), exact and JSON-ready."""
+        return {
+            "v": STATE_VERSION,
+            "total": self.total.to_state(),
+            "counts": self.counts,
+            **{name: dict(getattr(self, name)) for name in _TALLIES},
+            "models": [[m, p, st.to_state()] for (m, p), st in self.models.items()],
+            "routes": [[r, st.to_state()] for r, st in self.routes.items()],
+            # in table order: an LRU table keeps it
+            "sessions": [[sid, ss.to_state()] for sid, ss in self.sessions.items()],
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "last_session": [self.last_session_ns, self.last_session],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], *, bounded: bool = True,
+                   max_sessions: int | None = 1_000, lru_sessions: bool = False) -> Aggregate:
+        """The aggregate ``to_state`` wrote, with the given policy; ValueError when malformed."""
+        try:
+            if state.get("v") != STATE_VERSION:
+                raise ValueError(f"aggregate state version {state.get('v')!r} is not "
+                                 f"{STATE_VERSION}")
+            agg = cls(bounded=bounded, max_sessions=max_sessions, lru_sessions=lru_sessions)
+            agg.total = Stats.from_state(state["total"])
+            agg.counts = [int(n) for n in state["counts"]]
+            for name in _TALLIES:
+                setattr(agg, name, Tally(state[name]))
+            agg.models = {(m, p): Stats.from_state(st) for m, p, st in state["models"]}
+            agg.routes = {r: Stats.from_state(st) for r, st in state["routes"]}
+            agg.sessions = OrderedDict(
+                (sid, SessionStats.from_state(ss)) for sid, ss in state["sessions"])
+            agg.first_ns, agg.last_ns = state["first_ns"], state["last_ns"]
+            agg.last_session_ns, agg.last_session = state["last_session"]
+        except (KeyError, TypeError, IndexError) as e:
+            raise ValueError(f"malformed aggregate state: {e!r}") from None
+        return agg
+
+    def dumps(self) -> bytes:
+        """Compact bytes of ``to_state`` (zlib-compressed JSON)."""
+        text = json.dumps(self.to_state(), separators=(",", ":"), allow_nan=False)
+        return zlib.compress(text.encode(), 1)
+
+    @classmethod
+    def loads(cls, data: bytes, **policy: Any) -> Aggregate:
+        """The aggregate ``dumps`` wrote; ValueError when the bytes are not one."""
+        try:
+            state = json.loads(zlib.decompress(data))
+        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"not a serialized aggregate: {e}") from None
+        if not isinstance(state, dict):
+            raise ValueError("not a serialized aggregate")
+        return cls.from_state(state, **policy)
+
+
+def _group(table: dict[Any, Stats], key: Any, cap: int | None, overflow: Any) -> Stats:
+    """The stats of ``key`` in a per-model or per-route table, created when new (under
+    ``overflow`` when the table already holds ``cap`` keys)."""
+    st = table.get(key)
+    if st is None:
+        if cap is not None and len(table) >= cap:
+            key = overflow
+            st = table.get(key)
+        if st is None:
+            st = table[key] = Stats()
+    return st
+
+
+def _sketch_state(s: QuantileSketch) -> list[list[int]]:
+    """Bin keys (the first absolute, then deltas: small numbers) and their counts."""
+    keys = sorted(s.bins)
+    deltas = [b - a for a, b in zip(keys, keys[1:], strict=False)]
+    return [keys[:1] + deltas, [s.bins[k] for k in keys]]
+
+
+def _sketch_of(state: list[list[int]]) -> QuantileSketch:
+    s = QuantileSketch()
+    deltas, counts = state
+    key = 0
+    for i, (d, n) in enumerate(zip(deltas, counts, strict=True)):
+        key = d if i == 0 else key + d
+        s.bins[int(key)] = int(n)
+    s.count = sum(s.bins.values())
+    return s

@@ -233,7 +233,8 @@ class Analytics:
             chunk = self._chunks.get(idx)
             if chunk is None:
                 if idx in self._buckets or self._new_bucket(idx) is not None:
-                    chunk = self._chunks[idx] = Aggregate(max_sessions=1 << 62, lru_sessions=True)
+                    chunk = self._chunks[idx] = Aggregate(bounded=False, max_sessions=None,
+                                                          lru_sessions=True)
                 else:
                     self._all.add(call, f)  # older than any window: in "all" only
             if chunk is not None:
@@ -257,16 +258,19 @@ class Analytics:
             return
         borrowed = self._borrowed
         for idx, chunk in self._chunks.items():
-            self._all.absorb(chunk)
+            self._all.merge(chunk)
             bucket = self._buckets[idx]
             if borrowed and id(bucket) in borrowed:
                 # A window is being built from this bucket outside the lock: it keeps the
                 # object it read, the bucket goes on in a copy.
                 bucket = self._buckets[idx] = _copy(bucket)
-            bucket.absorb(chunk)
-            for state in self._windows.values():
+            exact = bucket.merge(chunk)
+            for name, state in list(self._windows.items()):
                 if state.lo <= idx < state.hi:
-                    state.agg.merge(chunk)
+                    if exact:
+                        state.agg.merge(chunk)
+                    else:  # the bucket capped some keys: rebuilt from buckets on next read
+                        del self._windows[name]
         self._chunks.clear()
         self._chunked = 0
 
@@ -318,7 +322,7 @@ class Analytics:
             borrowed = self._borrowed
             for b in snapshot.values():
                 borrowed[id(b)] = borrowed.get(id(b), 0) + 1
-        agg = Aggregate(max_sessions=1 << 62)
+        agg = Aggregate.unbounded()
         try:
             for b in snapshot.values():
                 agg.merge(b)
@@ -358,7 +362,7 @@ class Analytics:
         lo, hi = _bucket_range(seconds, now)
         state = self._windows.get(name)
         if state is None or not _usable(state, lo, hi):
-            agg = Aggregate(max_sessions=1 << 62)
+            agg = Aggregate.unbounded()
             for i, b in self._buckets.items():
                 if lo <= i < hi:
                     agg.merge(b)
@@ -400,7 +404,7 @@ class Analytics:
             self._flush()
             agg, buckets, start_ns = self._window(window, now)
             if buckets or start_ns is not None:
-                self._refresh_extremes(agg, buckets)
+                agg.refresh_extremes(buckets)
             start = _dt(start_ns) if start_ns is not None else _dt(agg.first_ns)
             return ExportDocument(
                 generated_at=datetime.fromtimestamp(now, UTC),
@@ -463,25 +467,6 @@ class Analytics:
             for m in [k for k in cache if k < first]:
                 del cache[m]
         return points
-
-    @staticmethod
-    def _refresh_extremes(agg: Aggregate, buckets: list[Aggregate]) -> None:
-        """Recompute maxima and first/last seen, which subtraction cannot maintain."""
-        agg.total.latency_max = agg.total.ttft_max = None
-        for st in (*agg.models.values(), *agg.routes.values()):
-            st.latency_max = st.ttft_max = None
-        agg.first_ns = agg.last_ns = agg.last_session_ns = agg.last_session = None
-        for b in buckets:
-            _max_into(agg.total, b.total)
-            for k, st in b.models.items():
-                mine = agg.models.get(k)
-                if mine is not None:
-                    _max_into(mine, st)
-            for rk, st in b.routes.items():
-                mine = agg.routes.get(rk)
-                if mine is not None:
-                    _max_into(mine, st)
-            agg.merge_extremes(b)
 
     def _summary(self, agg: Aggregate, stats: _Stats | None) -> Summary:
         t = agg.total
@@ -600,13 +585,6 @@ def _copy(bucket: Aggregate) -> Aggregate:
     return twin
 
 
-def _max_into(into: Stats, b: Stats) -> None:
-    if b.latency_max is not None and (into.latency_max is None or b.latency_max > into.latency_max):
-        into.latency_max = b.latency_max
-    if b.ttft_max is not None and (into.ttft_max is None or b.ttft_max > into.ttft_max):
-        into.ttft_max = b.ttft_max
-
-
 def _pricing(pricing: _Pricing | None) -> PricingSummary:
     if pricing is None:
         return PricingSummary()
@@ -672,7 +650,7 @@ def _session_row(
     models = sorted(st.models.items(), key=lambda kv: (-kv[1], kv[0]))
     return SessionRollup(
         session_id=sid, turns=st.turns, models=[m for m, _ in models],
-        cost_usd=_cost(st.cost_usd if st.priced else None), priced_requests=st.priced,
+        cost_usd=_cost(st.cost()), priced_requests=st.priced,
         unpriced_requests=st.unpriced, errors=st.errors, flagged=st.flagged,
         first_seen=_dt(first), last_seen=_dt(last),
     )
