@@ -40,9 +40,12 @@ OTLP_TRACE_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService
 #: What the gateway appends to the name of a span whose call it flagged with signals.
 FLAG_MARKER = "\N{TRIANGULAR FLAG ON POST}"
 
-#: Time windows by name, in the order the console cycles through them; "all" means since start.
+#: Time windows by name, in the order the console cycles through them; "all" means every call
+#: held (since start, or all the ledger holds). Up to an hour they are made of 10-second
+#: buckets, longer ones of whole hours.
 WINDOW_SECONDS: dict[str, int | None] = {"all": None, "1m": 60, "5m": 300, "15m": 900,
-                                         "1h": 3600}
+                                         "1h": 3600, "24h": 86_400, "7d": 7 * 86_400,
+                                         "30d": 30 * 86_400}
 WINDOWS = tuple(WINDOW_SECONDS)
 
 #: layer.category -> its leaf types, as the gateway names them.
@@ -84,6 +87,12 @@ class SignalEvent:
     confidence: float | None = None
     snippet: str | None = None
     metadata: str | None = None  # the raw JSON string, verbatim (bounded)
+
+    @property
+    def leaf_type(self) -> str:
+        """The dotted type this instance counts as: ``type``, else the name without
+        ``signal.``."""
+        return self.type or self.name.removeprefix("signal.")
 
 
 @dataclass(slots=True)

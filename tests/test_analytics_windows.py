@@ -169,3 +169,41 @@ def test_a_window_is_built_without_the_lock_and_keeps_calls_that_arrive_meanwhil
     # The window slides on from there as usual.
     a.add(make_call(T0 + 1))
     assert a.document("1h", now=T0 + 2).summary.requests == 3002
+@pytest.mark.parametrize("window, hours", [("24h", 24), ("7d", 7 * 24), ("30d", 30 * 24)])
+def test_long_windows_are_whole_hours_equal_to_a_fresh_computation(window: str,
+                                                                   hours: int) -> None:
+    rng = random.Random(5)
+    a = Analytics()
+    calls = []
+    for i in range(4000):  # about 40 days, a call every ~15 minutes, some arriving late
+        at = T0 + i * 870 + rng.uniform(-3000, 0)
+        c = make_call(at, duration_ms=rng.uniform(10, 5000), model=rng.choice(["a", "b"]),
+                      route=rng.choice(["x", None]), status_code=rng.choice([200, 200, 503]),
+                      cost_usd=rng.choice([None, 0.001, 0.25]), session_id=f"s{i % 30}")
+        a.add(c)
+        calls.append(c)
+    now = T0 + 4000 * 870 + 1234.5
+    got = a.document(window, now=now)
+    start = got.window.start.timestamp()
+    assert start % 3600 == 0 and now - hours * 3600 <= start < now - hours * 3600 + 3600
+    end = (now // 3600 + 1) * 3600  # the end of now's hour
+    fresh = Analytics()
+    for c in calls:
+        if start <= c.end_ns / 1e9 < end:
+            fresh.add(c)
+    want = fresh.document("all", now=now)
+    assert got.summary.model_dump(exclude={"first_call_at", "sessions"}) == \
+        want.summary.model_dump(exclude={"first_call_at", "sessions"})
+    assert got.models == want.models and got.routes == want.routes
+    # a call added later lands in the window without a rebuild
+    a.add(make_call(now - 10, cost_usd=1.0))
+    assert a.document(window, now=now).summary.requests == got.summary.requests + 1
+
+
+def test_hour_parts_older_than_the_retention_are_dropped_from_memory() -> None:
+    a = Analytics(retain_hours=2)
+    for h in range(6):
+        a.add(make_call(T0 + h * 3600 + 5))
+    doc = a.document("24h", now=T0 + 5 * 3600 + 10)
+    assert doc.summary.requests == 2  # the last two hours are kept
+    assert a.document("all", now=T0 + 5 * 3600 + 10).summary.requests == 6

@@ -234,7 +234,7 @@ async def test_w_cycles_the_window(demo: Runtime) -> None:
     async with running(app) as pilot:
         status = app.screen.query_one(StatusLine)
         all_requests = app.screen.frame.doc.summary.requests  # type: ignore[attr-defined]
-        for window in ("1m", "5m", "15m", "1h", "all"):
+        for window in ("1m", "5m", "15m", "1h", "24h", "7d", "30d", "all"):
             await pilot.press("w")
             assert f"window {window}" in text_of(status)
             await settled(pilot)

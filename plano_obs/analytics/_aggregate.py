@@ -531,7 +531,7 @@ class Aggregate:
             by_type = self.by_type
             type_cap = MAX_SIGNAL_TYPES if self.bounded else None
             for ev in s.events:
-                t = ev.type or ev.name.removeprefix("signal.")
+                t = ev.leaf_type
                 by_type[_capped(by_type, t, type_cap)] += 1
         if self.first_ns is None or end < self.first_ns:
             self.first_ns = end

@@ -1,11 +1,13 @@
 """``Analytics``: rollups updated on ingest, read as an ``ExportDocument`` for any window.
 
-Calls count in an all-time aggregate and in a 10-second time bucket. Each call is added once, to
-a small chunk of its bucket's calls; chunks are merged whole into "all", the bucket and the open
-windows every ``_CHUNK_CALLS`` calls and before every read, so readers never miss a call and the
-per-call cost is one aggregate, not three or four. A sliding window keeps its own aggregate of
-the buckets it covers and only merges buckets that entered and subtracts buckets that left since
-the last read, so reading a window costs the size of its rollups, not the number of calls.
+Calls count in an all-time aggregate, in a 10-second time bucket (kept for an hour) and in an
+hour part. Each call is added once, to a small chunk of its bucket's calls; chunks are merged
+whole into "all", the bucket, the hour part and the open windows every ``_CHUNK_CALLS`` calls and
+before every read, so readers never miss a call and the per-call cost is one aggregate, not four
+or five. Windows up to an hour are made of 10-second buckets: a sliding window keeps its own
+aggregate and only merges buckets that entered and subtracts buckets that left since the last
+read. Longer windows (24h, 7d, 30d) are made of whole hours, built once per hour from the hour
+parts, or from a ``History`` (the ledger's derived rows) plus the parts it has not taken yet.
 Every time-dependent function takes ``now`` (unix seconds).
 """
 
@@ -48,7 +50,14 @@ __all__ = ["Analytics", "BUCKET_SECONDS", "UnknownWindowError"]
 
 BUCKET_SECONDS = 10
 _BUCKET_NS = BUCKET_SECONDS * 1_000_000_000
+HOUR_SECONDS = 3600
+_HOUR_NS = HOUR_SECONDS * 1_000_000_000
+_BUCKETS_PER_HOUR = HOUR_SECONDS // BUCKET_SECONDS
 _KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
+#: Sessions an hour part tracks; more are counted as untracked calls.
+HOUR_SESSIONS = 2_000
+#: Hour parts kept in memory without a ledger (the longest window, and the current hour).
+DEFAULT_RETAIN_HOURS = 30 * 24 + 1
 #: Calls held in per-bucket chunks before they are put into the aggregates (and before reads).
 _CHUNK_CALLS = 512
 _QS = (0.5, 0.95, 0.99)
@@ -81,6 +90,18 @@ class _Pricing(Protocol):
     @property
     def models(self) -> int: ...
 
+
+class History(Protocol):
+    """Hour parts kept outside memory: the ledger's derived rows."""
+
+    def hours(self, lo: int, hi: int) -> Aggregate | None:
+        """The sum of hours ``[lo, hi)`` (hour indexes since the epoch), None if empty."""
+        ...
+
+
+def hour_part() -> Aggregate:
+    """An empty hour part (the policy of the ledger's hour rows too)."""
+    return Aggregate(max_sessions=HOUR_SESSIONS)
 
 @dataclass(slots=True)
 class _FlagRecord:
@@ -147,12 +168,19 @@ def _flag_record(call: LLMCall, seq: int) -> _FlagRecord:
                             key=lambda x: (-(x[2] or 0), -x[1], x[0])))[:16]
         sevs = [v for _, _, v in cats if v is not None]
         sev = max(sevs) if sevs else None
-        leaves = tuple(ev.type or ev.name.removeprefix("signal.") for ev in s.events[:32])
+        leaves = tuple(ev.leaf_type for ev in s.events[:32])
     cost = call.cost_usd
     rank = (_quality_rank(quality), -(sev or 0), -(cost or 0.0))
     return _FlagRecord(rank, seq, call.trace_id, call.span_id, call.request_id, call.model,
                        call.provider, call.route, call.session_id, quality, score, turns, sev,
                        cats, leaves, cost, call.status_code, call.end_ns)
+
+
+def _error_record(call: LLMCall, seq: int) -> _ErrorRecord:
+    return _ErrorRecord(seq, call.status_code, call.model, call.provider, call.route,
+                        call.request_id, call.trace_id, call.span_id, call.session_id,
+                        call.end_ns, call.error_type,
+                        call.error_message or call.span_status_message)
 
 
 def _triage_key(r: _FlagRecord) -> tuple[int, int, float, int]:
@@ -186,19 +214,35 @@ class Analytics:
 
     def __init__(self, *, max_sessions: int = 10_000, max_flagged: int = 100,
                  max_sessions_listed: int = 200, recent_flagged: int = 5_000,
-                 recent_errors: int = 200) -> None:
+                 recent_errors: int = 200,
+                 retain_hours: int | None = DEFAULT_RETAIN_HOURS) -> None:
         self.max_sessions = max_sessions
         self.max_flagged = max_flagged
         self.max_sessions_listed = max_sessions_listed
+        self.retain_hours = retain_hours
         self._recent_flagged_cap = recent_flagged
         self._recent_errors_cap = recent_errors
         self._lock = threading.RLock()
+        self._history: History | None = None
+        # Hour parts (hour index -> aggregate) not yet taken by the ledger; None without one.
+        self._pending: dict[int, Aggregate] | None = None
+        self._chunks: dict[int, Aggregate] = {}
         self.clear()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every read and write; a ledger sync holds it to take the hour parts."""
+        return self._lock
+
     def clear(self) -> None:
-        """Forget every call."""
+        """Forget every call (the ledger keeps its own: windows are then memory-only)."""
         with self._lock:
-            self._all = Aggregate(max_sessions=self.max_sessions, lru_sessions=True)
+            self._flush()  # calls not yet handed to the ledger still go to it
+            self._history = None
+            self._all = self.new_all()
+            # Hour index -> its part, for windows longer than an hour (without a History).
+            self._hours: dict[int, Aggregate] = {}
+            self._long: dict[str, _WindowState] = {}
             # minute -> (requests in its buckets, its point): past minutes rarely change.
             self._trend_points: dict[int, tuple[int, TrendPoint]] = {}
             self._buckets: dict[int, Aggregate] = {}
@@ -211,10 +255,14 @@ class Analytics:
             self._errors: deque[_ErrorRecord] = deque(maxlen=self._recent_errors_cap)
             self._seq = 0
             # Calls not yet in the aggregates above, by bucket: flushed before any read.
-            self._chunks: dict[int, Aggregate] = {}
+            self._chunks = {}
             self._chunked = 0
             # catalog entry -> what priced its latest call (its list rates, for cost accuracy)
             self._prices: dict[str, Any] = {}
+
+    def new_all(self) -> Aggregate:
+        """An empty all-time aggregate (the policy "all" has)."""
+        return Aggregate(max_sessions=self.max_sessions, lru_sessions=True)
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -232,47 +280,69 @@ class Analytics:
             idx = f.end_ns // _BUCKET_NS
             chunk = self._chunks.get(idx)
             if chunk is None:
-                if idx in self._buckets or self._new_bucket(idx) is not None:
-                    chunk = self._chunks[idx] = Aggregate(bounded=False, max_sessions=None,
-                                                          lru_sessions=True)
-                else:
-                    self._all.add(call, f)  # older than any window: in "all" only
-            if chunk is not None:
-                # One aggregate per call instead of "all", its bucket and each open window;
-                # they take the chunk whole (cost: its distinct keys, not its calls).
-                chunk.add(call, f)
-                self._chunked += 1
-                if self._chunked >= _CHUNK_CALLS:
-                    self._flush()
+                if idx not in self._buckets:
+                    self._new_bucket(idx)  # none when older than any 10-second window
+                chunk = self._chunks[idx] = Aggregate(bounded=False, max_sessions=None,
+                                                      lru_sessions=True)
+            # One aggregate per call instead of "all", its bucket, its hour and each open
+            # window; they take the chunk whole (cost: its distinct keys, not its calls).
+            chunk.add(call, f)
+            self._chunked += 1
+            if self._chunked >= _CHUNK_CALLS:
+                self._flush()
             if call.flagged:
                 self._add_flagged(_flag_record(call, self._seq))
             if f.is_error:
-                self._errors.append(_ErrorRecord(
-                    self._seq, call.status_code, call.model, call.provider, call.route,
-                    call.request_id, call.trace_id, call.span_id, call.session_id, call.end_ns,
-                    call.error_type, call.error_message or call.span_status_message))
+                self._errors.append(_error_record(call, self._seq))
 
     def _flush(self) -> None:
-        """Put the calls held in chunks into "all", their buckets and the open windows."""
+        """Put the calls held in chunks into "all", their buckets and hours, the open windows
+        and the parts the ledger has yet to take."""
         if not self._chunks:
             return
         borrowed = self._borrowed
         for idx, chunk in self._chunks.items():
             self._all.merge(chunk)
-            bucket = self._buckets[idx]
-            if borrowed and id(bucket) in borrowed:
-                # A window is being built from this bucket outside the lock: it keeps the
-                # object it read, the bucket goes on in a copy.
-                bucket = self._buckets[idx] = _copy(bucket)
-            exact = bucket.merge(chunk)
-            for name, state in list(self._windows.items()):
-                if state.lo <= idx < state.hi:
+            bucket = self._buckets.get(idx)
+            if bucket is not None:
+                if borrowed and id(bucket) in borrowed:
+                    # A window is being built from this bucket outside the lock: it keeps the
+                    # object it read, the bucket goes on in a copy.
+                    bucket = self._buckets[idx] = _copy(bucket)
+                exact = bucket.merge(chunk)
+                for name, state in list(self._windows.items()):
+                    if state.lo <= idx < state.hi:
+                        if exact:
+                            state.agg.merge(chunk)
+                        else:  # the bucket capped some keys: rebuilt from buckets on next read
+                            del self._windows[name]
+            hour = idx // _BUCKETS_PER_HOUR
+            if self._pending is not None:
+                part = self._pending.get(hour)
+                if part is None:
+                    part = self._pending[hour] = hour_part()
+                part.merge(chunk)
+            exact = True
+            if self._history is None:
+                exact = self._hour(hour).merge(chunk)
+            for name, state in list(self._long.items()):
+                if state.lo <= hour < state.hi:
                     if exact:
                         state.agg.merge(chunk)
-                    else:  # the bucket capped some keys: rebuilt from buckets on next read
-                        del self._windows[name]
+                    else:
+                        del self._long[name]
         self._chunks.clear()
         self._chunked = 0
+
+    def _hour(self, hour: int) -> Aggregate:
+        part = self._hours.get(hour)
+        if part is None:
+            part = self._hours[hour] = hour_part()
+            if self.retain_hours is not None:
+                floor = max(self._hours) - self.retain_hours
+                for old in [h for h in self._hours if h <= floor]:
+                    del self._hours[old]
+        return part
 
     def _new_bucket(self, idx: int) -> Aggregate | None:
         newest = self._max_bucket
@@ -311,7 +381,7 @@ class Analytics:
         buckets they change, and those differences are folded in under the lock at the end.
         """
         seconds = _window_seconds(name)
-        if seconds is None:
+        if seconds is None or seconds > HOUR_SECONDS:  # "all", or made of hours
             return
         lo, hi = _bucket_range(seconds, now)
         with self._lock:
@@ -354,11 +424,15 @@ class Analytics:
             else:
                 borrowed.pop(id(b), None)
 
-    def _window(self, name: str, now: float) -> tuple[Aggregate, list[Aggregate], int | None]:
-        """The aggregate of a window, the buckets in it, and its first instant (ns)."""
+    def _window(self, name: str,
+                now: float) -> tuple[Aggregate, list[Aggregate] | None, int | None]:
+        """The aggregate of a window, the buckets in it (None: its extremes are exact), and its
+        first instant (ns)."""
         seconds = _window_seconds(name)
         if seconds is None:
-            return self._all, [], None
+            return self._all, None, None
+        if seconds > HOUR_SECONDS:
+            return self._hours_window(name, seconds, now)
         lo, hi = _bucket_range(seconds, now)
         state = self._windows.get(name)
         if state is None or not _usable(state, lo, hi):
@@ -379,6 +453,95 @@ class Analytics:
             state.lo, state.hi = lo, hi
         buckets = [b for i, b in self._buckets.items() if lo <= i < hi]
         return state.agg, buckets, lo * _BUCKET_NS
+
+    def _hours_window(self, name: str, seconds: int,
+                      now: float) -> tuple[Aggregate, None, int]:
+        """A window of whole hours, rebuilt when an hour starts; new calls merge into it, so it
+        never subtracts (its extremes stay exact)."""
+        lo = math.ceil((now - seconds) / HOUR_SECONDS)
+        hi = math.floor(now / HOUR_SECONDS) + 1
+        state = self._long.get(name)
+        if state is None or (state.lo, state.hi) != (lo, hi):
+            agg = Aggregate.unbounded()
+            if self._history is not None:
+                stored = self._history.hours(lo, hi)
+                if stored is not None:
+                    agg.merge(stored)
+                parts = self._pending or {}
+            else:
+                parts = self._hours
+            for hour in sorted(parts):
+                if lo <= hour < hi:
+                    agg.merge(parts[hour])
+            state = self._long[name] = _WindowState(lo, hi, agg)
+        return state.agg, None, lo * _HOUR_NS
+
+    # -- a ledger behind the windows ------------------------------------------------------------
+
+    def attach_history(self, history: History) -> None:
+        """Answer long windows from ``history`` plus the hour parts it has not taken yet (see
+        ``take_hours``); memory keeps no hour parts of its own from now on."""
+        with self._lock:
+            self._flush()
+            self._history = history
+            if self._pending is None:
+                self._pending = {}
+            self._hours.clear()
+            self._long.clear()
+
+    def take_hours(self) -> dict[int, Aggregate]:
+        """The hour parts of the calls added since the last take (for the ledger's rows)."""
+        with self._lock:
+            self._flush()
+            parts = self._pending or {}
+            if self._pending is not None:
+                self._pending = {}
+            return parts
+
+    def return_hours(self, parts: dict[int, Aggregate]) -> None:
+        """Give back parts a failed ledger write could not keep."""
+        with self._lock:
+            if self._pending is None:
+                return
+            for hour, part in parts.items():
+                mine = self._pending.get(hour)
+                if mine is None:
+                    self._pending[hour] = part
+                else:
+                    mine.merge(part)
+
+    def seed(self, all_time: Aggregate, recent: Iterable[LLMCall], flagged: Iterable[LLMCall],
+             errors: Iterable[LLMCall]) -> None:
+        """Start from a ledger: ``all_time`` becomes "all"; the ``recent`` calls (the last
+        hour, in end order) fill the 10-second buckets, and the ``flagged`` and failed calls
+        (oldest first) the triage lists. None of them is counted twice."""
+        with self._lock:
+            self._flush()
+            if self._all.total.requests:
+                self._all.merge(all_time)
+            else:
+                self._all = all_time
+            for call in recent:
+                f = CallFacts.of(call)
+                idx = f.end_ns // _BUCKET_NS
+                bucket = self._buckets.get(idx) or self._new_bucket(idx)
+                if bucket is not None:
+                    bucket.add(call, f)
+            self._windows.clear()
+            self._trend_points.clear()
+            for call in flagged:
+                self._seq += 1
+                self._add_flagged(_flag_record(call, self._seq))
+            for call in errors:
+                self._seq += 1
+                self._errors.append(_error_record(call, self._seq))
+
+    def reseed_all(self, all_time: Aggregate) -> None:
+        """Replace "all" (after the ledger pruned old calls) and rebuild long windows."""
+        with self._lock:
+            self._flush()
+            self._all = all_time
+            self._long.clear()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -403,7 +566,7 @@ class Analytics:
         with self._lock:
             self._flush()
             agg, buckets, start_ns = self._window(window, now)
-            if buckets or start_ns is not None:
+            if buckets is not None:
                 agg.refresh_extremes(buckets)
             start = _dt(start_ns) if start_ns is not None else _dt(agg.first_ns)
             return ExportDocument(
