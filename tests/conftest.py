@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -14,3 +15,10 @@ def _free_port() -> int:
 @pytest.fixture
 def free_port() -> int:
     return _free_port()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Default ledgers (and anything else under the data directory) go to a temp dir, never to
+    the home directory of whoever runs the tests."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))

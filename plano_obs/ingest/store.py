@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +29,18 @@ class _Analytics(Protocol):
     def add(self, call: LLMCall) -> None: ...
 
     def clear(self) -> None: ...
+
+
+class _Ledger(Protocol):
+    """Where calls are kept on disk (``plano_obs.ledger``): written before the reply."""
+
+    def write(self, calls: Sequence[LLMCall], spans: Sequence[SpanRecord | LLMCall]) -> None: ...
+
+    def get_call(self, trace_id: str, span_id: str) -> LLMCall | None: ...
+
+    def trace(self, trace_id: str) -> list[SpanRecord]: ...
+
+    def trace_calls(self, trace_id: str) -> list[LLMCall]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,7 @@ class Store:
         dedup_capacity: int = 262_144,
         pricer: _Pricer | None = None,
         analytics: _Analytics | None = None,
+        ledger: _Ledger | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if min(capacity_calls, trace_capacity, kept_trace_capacity, dedup_capacity) < 1:
@@ -89,6 +102,7 @@ class Store:
         self.dedup_capacity = dedup_capacity
         self.pricer = pricer
         self.analytics = analytics
+        self.ledger = ledger
         self.clock = clock
         self.lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
@@ -104,6 +118,8 @@ class Store:
         self._traces: OrderedDict[str, list[SpanRecord | LLMCall]] = OrderedDict()
         self._kept: OrderedDict[str, list[SpanRecord | LLMCall]] = OrderedDict()
         self._important: set[str] = set()  # trace ids with a flagged or failed call
+        # Spans of kept traces to write to the ledger with the batch being ingested.
+        self._persist: list[SpanRecord | LLMCall] | None = None
         self._stats: dict[str, Any] = dict(
             received_spans=0, accepted_spans=0, calls=0, duplicate_spans=0, rejected_spans=0,
             refused_requests=0, refused_spans=0, evicted_calls=0, evicted_traces=0,
@@ -130,9 +146,16 @@ class Store:
     # -- ingest -----------------------------------------------------------------------------
 
     def ingest(self, result: DecodeResult) -> int:
-        """Add a decoded batch; returns the number of new LLM calls."""
+        """Add a decoded batch; returns the number of new LLM calls.
+
+        With a ledger, the batch's new calls (and the spans of flagged or failed traces) are
+        written in one transaction before this returns, so before the exporter is answered.
+        """
         new_calls = 0
         with self.lock:
+            ledger = self.ledger
+            written: list[LLMCall] = []
+            self._persist = [] if ledger is not None else None
             stats = self._stats
             stats["received_spans"] += len(result.calls) + len(result.spans) + len(
                 result.rejected)
@@ -144,6 +167,8 @@ class Store:
                 self._add_call(call)
                 self._add_span(call)
                 new_calls += 1
+                if ledger is not None:
+                    written.append(call)
             accepted = new_calls
             for span in self._unseen(result.spans):
                 self._add_span(span)
@@ -153,6 +178,9 @@ class Store:
             seen, seen_order = self._seen, self._seen_order
             while len(seen_order) > self.dedup_capacity:
                 seen.discard(seen_order.popleft())
+            if ledger is not None and (written or self._persist):
+                ledger.write(written, self._persist or ())
+            self._persist = None
         if new_calls or result.rejected:
             self._notify()
         return new_calls
@@ -180,6 +208,8 @@ class Store:
             spans = self._traces.pop(call.trace_id, None)
             if spans is not None:
                 self._keep(call.trace_id, spans)
+                if self._persist is not None:
+                    self._persist.extend(spans)
         while len(self._calls) > self.capacity_calls:
             old = self._calls.popleft()
             del self._by_key[(old.trace_id, old.span_id)]
@@ -190,9 +220,13 @@ class Store:
         kept = self._kept.get(trace_id)
         if kept is not None:
             kept.append(span)
+            if self._persist is not None:
+                self._persist.append(span)
             return
         if trace_id in self._important:
             self._keep(trace_id, [span])
+            if self._persist is not None:
+                self._persist.append(span)
             return
         spans = self._traces.get(trace_id)
         if spans is None:
@@ -213,6 +247,22 @@ class Store:
             old_id, _ = self._kept.popitem(last=False)
             self._important.discard(old_id)
             self._stats["evicted_traces"] += 1
+
+    def seed(self, calls: Sequence[LLMCall], keys: Sequence[str]) -> None:
+        """Hold calls read back from a ledger (oldest first), already priced and counted, and
+        remember span keys (trace id + span id) an exporter may still retry."""
+        with self.lock:
+            for call in calls:
+                self._calls.append(call)
+                self._by_key[(call.trace_id, call.span_id)] = call
+            while len(self._calls) > self.capacity_calls:
+                old = self._calls.popleft()
+                self._by_key.pop((old.trace_id, old.span_id), None)
+            seen, seen_order = self._seen, self._seen_order
+            for key in keys[-self.dedup_capacity:]:
+                if key not in seen:
+                    seen.add(key)
+                    seen_order.append(key)
 
     def count_rejected(self, n: int, reason: str) -> None:
         """Count spans refused before decoding (e.g. a request that is not OTLP)."""
@@ -247,20 +297,37 @@ class Store:
             return list(self._calls)
 
     def get_call(self, trace_id: str, span_id: str) -> LLMCall | None:
+        """A call by its ids: from memory, else (and for the detail of a flagged or failed
+        call read back from it) from the ledger."""
         with self.lock:
-            return self._by_key.get((trace_id, span_id))
+            call = self._by_key.get((trace_id, span_id))
+        ledger = self.ledger
+        if ledger is not None and (call is None or (call.flagged or call.is_error) and
+                                   not call.attributes):
+            stored = ledger.get_call(trace_id, span_id)
+            if stored is not None:
+                return stored
+        return call
 
     def trace_calls(self, trace_id: str) -> list[LLMCall]:
-        """The held LLM calls of one trace, in start order."""
+        """The LLM calls of one trace, in start order (from the ledger when not held)."""
         with self.lock:
             spans = self._kept.get(trace_id) or self._traces.get(trace_id) or []
             calls = [s for s in spans if isinstance(s, LLMCall)]
+        if not calls and self.ledger is not None:
+            calls = self.ledger.trace_calls(trace_id)
         return sorted(calls, key=lambda c: c.start_ns)
 
     def trace(self, trace_id: str) -> list[SpanRecord]:
-        """Every span held for a trace, in start order, with attributes decoded."""
+        """Every span held for a trace, in start order, with attributes decoded (from the
+        ledger when the trace is not held)."""
         with self.lock:
-            spans = list(self._kept.get(trace_id) or self._traces.get(trace_id) or [])
+            spans: list[SpanRecord | LLMCall] = list(
+                self._kept.get(trace_id) or self._traces.get(trace_id) or [])
+        if not spans and self.ledger is not None:
+            spans = [*self.ledger.trace(trace_id)]
+            if not any(isinstance(s, SpanRecord) and s.is_llm for s in spans):
+                spans += self.ledger.trace_calls(trace_id)
         out = []
         for item in spans:
             if isinstance(item, LLMCall):

@@ -1,0 +1,362 @@
+"""Ties a ledger to the in-memory store and analytics of a running process.
+
+At start it derives what a crash left underived, then seeds the analytics (all-time totals from
+day rows, the last hour's 10-second buckets and the flagged and failed lists from raw calls) and
+the store (recent calls, span keys an exporter may retry), so the console comes back where it
+was. While running, the store hands it each request's calls before the exporter is answered
+(one transaction per request); a background thread folds the analytics' hour parts into the
+derived rows every few seconds and prunes what retention no longer keeps.
+
+A failure of the file never stops ingest: the link says why in one line, stops writing, and
+the process carries on in memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from plano_obs.analytics import Aggregate, CallFacts
+from plano_obs.ledger._prune import PruneReport, prune
+from plano_obs.ledger._rollups import DAY_NS, HOUR_NS, Rollups
+from plano_obs.ledger._sqlite import Ledger, LedgerError
+from plano_obs.model import LLMCall, SpanRecord
+
+__all__ = ["LedgerLink", "LedgerStatus"]
+
+log = logging.getLogger("plano_obs.ledger")
+
+#: Calls of the last hour (and a little more) are read back into the 10-second buckets.
+_RECENT_BUCKETS_S = 3600 + 30
+SYNC_INTERVAL_S = 2.0
+RETENTION_INTERVAL_S = 60.0
+
+
+class _Store(Protocol):
+    @property
+    def lock(self) -> Any: ...
+
+    def seed(self, calls: Sequence[LLMCall], keys: Sequence[str]) -> None: ...
+
+
+class _Analytics(Protocol):
+    @property
+    def lock(self) -> Any: ...
+
+    def seed(self, all_time: Aggregate, recent: Sequence[LLMCall],
+             flagged: Sequence[LLMCall], errors: Sequence[LLMCall]) -> None: ...
+
+    def take_hours(self) -> dict[int, Aggregate]: ...
+
+    def add(self, call: LLMCall) -> None: ...
+
+    def return_hours(self, parts: dict[int, Aggregate]) -> None: ...
+
+    def attach_history(self, history: Any) -> None: ...
+
+    def reseed_all(self, all_time: Aggregate) -> None: ...
+
+    def new_all(self) -> Aggregate: ...
+
+
+class _Pricer(Protocol):
+    def price(self, call: LLMCall) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerStatus:
+    """What the header says about the ledger."""
+
+    path: str
+    calls: int
+    first_ns: int | None
+    last_ns: int | None
+    pruned_calls: int = 0
+    error: str | None = None  # set once the ledger failed: the process is memory-only
+
+
+class LedgerLink:
+    """One process's use of one ledger: seeding, writing, deriving, pruning."""
+
+    def __init__(self, ledger: Ledger, *, retain_s: float | None = 30 * 86400,
+                 max_bytes: int | None = None, pricer: _Pricer | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ledger = ledger
+        self.rollups = Rollups(ledger)
+        self.retain_s = retain_s
+        self.max_bytes = max_bytes
+        self.pricer = pricer
+        self.clock = clock
+        self.error: str | None = None
+        self._store: _Store | None = None
+        self._analytics: _Analytics | None = None
+        self._last_id = 0
+        self._calls = 0
+        self._first_ns: int | None = None
+        self._last_ns: int | None = None
+        self._pruned = 0
+        self._stop = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._status_lock = threading.Lock()
+
+    # -- start --------------------------------------------------------------------------------
+
+    def attach(self, store: _Store | None, analytics: _Analytics, *, recent_calls: int,
+               recent_keys: int, flagged: int, errors: int) -> None:
+        """Derive what is underived, seed ``analytics`` and ``store``, and (unless the ledger
+        is read-only) start writing to it.
+
+        Read-only (another process may be writing), the derived rows are read as of one
+        snapshot, which this thread keeps until ``stop``, and the calls written after them are
+        added to ``analytics`` one by one.
+        """
+        ledger = self.ledger
+        try:
+            if not ledger.readonly:
+                self.rollups.derive_tail()
+            else:
+                ledger.begin_snapshot()
+            through = self.rollups.derived_through()
+            now_ns = int(self.clock() * 1e9)
+            all_time = analytics.new_all()
+            self.rollups.all_time(all_time)
+            recent = [c for i, c in ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9))
+                      if i <= through]
+            kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
+            kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
+            tail = [c for _, c in ledger.calls_after(through)]
+            newest = list(reversed(ledger.recent_calls(recent_calls))) if recent_calls else []
+            keys = ledger.span_keys(recent_keys) if recent_keys else []
+            first, last = ledger.time_span()
+            self._calls = self.rollups.calls_held()
+            self._last_id = ledger.last_id()
+            self._pruned = int(ledger.meta_sum("prunes", "calls"))
+        except LedgerError as e:
+            self._fail(str(e))
+            return
+        self._first_ns, self._last_ns = first, last
+        analytics.seed(all_time, recent, kept_flagged, kept_errors)
+        analytics.attach_history(self)
+        for call in tail:
+            analytics.add(call)
+        if store is not None:
+            store.seed(newest, keys)
+        self._store, self._analytics = store, analytics
+
+    def start(self) -> None:
+        """Sync derived rows and apply retention in the background."""
+        if self.error is not None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="plano-obs-ledger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """A last sync, then close the file (windows then only count what memory holds)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self.error is None:
+            self.sync()
+        self._closed = True
+        self.ledger.close()
+
+    def _run(self) -> None:
+        next_retention = 0.0
+        while not self._stop.wait(SYNC_INTERVAL_S):
+            if self.error is not None:
+                return
+            self.sync()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + RETENTION_INTERVAL_S
+                self.apply_retention()
+
+    # -- the store's sink ---------------------------------------------------------------------
+
+    def write(self, calls: Sequence[LLMCall], spans: Sequence[SpanRecord | LLMCall]) -> None:
+        """Write one request's calls (and kept spans) in one transaction, before its reply."""
+        if self.error is not None or not (calls or spans):
+            return
+        try:
+            last = self.ledger.write(calls, spans)
+        except LedgerError as e:
+            self._fail(str(e))
+            return
+        if calls:
+            self._last_id = last
+            with self._status_lock:
+                self._calls += len(calls)
+                ends = [c.end_ns for c in calls]
+                lo, hi = min(ends), max(ends)
+                if self._first_ns is None or lo < self._first_ns:
+                    self._first_ns = lo
+                if self._last_ns is None or hi > self._last_ns:
+                    self._last_ns = hi
+
+    def _fail(self, message: str) -> None:
+        if self.error is None:
+            self.error = message
+            log.warning("%s; continuing in memory only", message)
+
+    # -- derived rows -------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Fold the analytics' hour parts into the derived rows (no ingest meanwhile, so the
+        rows then hold exactly the calls written)."""
+        store, analytics = self._store, self._analytics
+        if store is None or analytics is None or self.error is not None or \
+                self.ledger.readonly:
+            return
+        with store.lock, analytics.lock:
+            parts = analytics.take_hours()
+            if not parts:
+                return
+            try:
+                self.rollups.apply(parts, self._last_id)
+            except LedgerError as e:
+                analytics.return_hours(parts)
+                self._fail(str(e))
+
+    def hours(self, lo: int, hi: int) -> Aggregate | None:
+        """The derived rows of hours ``[lo, hi)``, summed (the analytics' history)."""
+        if self.error is not None or self._closed:
+            return None
+        try:
+            return self.rollups.hours(lo, hi)
+        except LedgerError as e:
+            self._fail(str(e))
+            return None
+
+    def range_aggregate(self, lo_ns: int, hi_ns: int) -> Aggregate:
+        """Every call that ended in ``[lo_ns, hi_ns)``: whole hours from the derived rows, the
+        rest (and calls not derived yet) from the raw calls."""
+        rollups, ledger = self.rollups, self.ledger
+        total = Aggregate.unbounded()
+        h_lo, h_hi = -(-lo_ns // HOUR_NS), hi_ns // HOUR_NS
+        with ledger.snapshot():
+            through = rollups.derived_through()
+            edges = [(lo_ns, hi_ns)]
+            if h_lo < h_hi:
+                rows = rollups.hours(h_lo, h_hi)
+                if rows is not None:
+                    total.merge(rows)
+                edges = [(lo_ns, h_lo * HOUR_NS), (h_hi * HOUR_NS, hi_ns)]
+            for lo, hi in edges:
+                for call_id, call in ledger.calls_in(lo, hi):
+                    if call_id <= through:
+                        total.add(call, CallFacts.of(call))
+            for _, call in ledger.calls_after(through):
+                if lo_ns <= call.end_ns < hi_ns:
+                    total.add(call, CallFacts.of(call))
+        return total
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def apply_retention(self) -> PruneReport | None:
+        """Prune whole UTC days older than the retention, then the oldest days while the
+        ledger is above its size limit."""
+        if self.error is not None:
+            return None
+        before_ns = None
+        if self.retain_s is not None:
+            cutoff = int((self.clock() - self.retain_s) * 1e9)
+            before_ns = cutoff // DAY_NS * DAY_NS
+        try:
+            first, _ = self.ledger.time_span()
+            if first is None:
+                return None
+            report = None
+            if before_ns is not None and first < before_ns:
+                report = self.prune(before_ns, f"retention {_age_text(self.retain_s)}")
+            while self.max_bytes is not None and self.ledger.used_bytes() > self.max_bytes:
+                first, last = self.ledger.time_span()
+                if first is None or last is None or first // DAY_NS >= last // DAY_NS:
+                    break  # never prune the day being written
+                report = self.prune((first // DAY_NS + 1) * DAY_NS,
+                                    f"size above {self.max_bytes // 1048576} MiB")
+            return report
+        except LedgerError as e:
+            self._fail(str(e))
+            return None
+
+    def prune(self, before_ns: int, reason: str) -> PruneReport:
+        """Delete calls that ended before ``before_ns`` (a whole hour) and their rows."""
+        if before_ns % HOUR_NS:
+            raise ValueError("the running ledger prunes whole hours")
+        self.sync()
+        report = prune(self.ledger, before_ns, reason, clock=self.clock)
+        analytics = self._analytics
+        if analytics is not None and report.calls:
+            with analytics.lock:  # "all" is all the ledger holds
+                all_time = analytics.new_all()
+                self.rollups.all_time(all_time)
+                pending = analytics.take_hours()
+                for part in pending.values():
+                    all_time.merge(part)
+                analytics.return_hours(pending)
+                analytics.reseed_all(all_time)
+        with self._status_lock:
+            self._calls -= report.calls
+            self._pruned += report.calls
+            self._first_ns, _ = self.ledger.time_span()
+        return report
+
+    # -- reading for the store ----------------------------------------------------------------
+
+    def get_call(self, trace_id: str, span_id: str) -> LLMCall | None:
+        """A call no longer (or not yet) in memory, with the rates that price it today when
+        they give the same catalog cost (for the cost breakdown)."""
+        if self.error is not None:
+            return None
+        try:
+            call = self.ledger.get_call(trace_id, span_id)
+        except LedgerError:
+            return None
+        if call is not None and self.pricer is not None and call.cost is not None:
+            fresh = self.pricer.price(call)
+            stored = call.cost.catalog_cost_usd
+            if fresh.catalog_entry == call.cost.catalog_entry and stored is not None and \
+                    fresh.catalog_cost_usd is not None and \
+                    math.isclose(fresh.catalog_cost_usd, stored, rel_tol=1e-9, abs_tol=1e-9):
+                call.cost.rates = fresh.rates
+        return call
+
+    def trace(self, trace_id: str) -> list[SpanRecord]:
+        """The stored spans of a trace."""
+        if self.error is not None:
+            return []
+        try:
+            return self.ledger.trace(trace_id)
+        except LedgerError:
+            return []
+
+    def trace_calls(self, trace_id: str) -> list[LLMCall]:
+        """The stored calls of a trace."""
+        if self.error is not None:
+            return []
+        try:
+            return self.ledger.trace_calls(trace_id)
+        except LedgerError:
+            return []
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> LedgerStatus:
+        """Path, calls held, their time span, what was pruned, and the error if any."""
+        with self._status_lock:
+            return LedgerStatus(str(self.ledger.path), self._calls, self._first_ns,
+                                self._last_ns, self._pruned, self.error)
+
+
+def _age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
