@@ -1,4 +1,4 @@
-"""Assembles the headless core: pricer, analytics, store, receiver and optional demo traffic.
+"""Assembles the headless core: pricer, analytics, store, ledger, receivers and demo traffic.
 
 The console and the headless export both start from a ``Runtime``; neither imports the other.
 """
@@ -14,6 +14,7 @@ from plano_obs.demo import DemoSender
 from plano_obs.ingest.http import HttpReceiver
 from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
+from plano_obs.ledger import Ledger, LedgerError, LedgerLink, LedgerStatus
 from plano_obs.pricing import Pricer
 from plano_obs.settings import Settings
 
@@ -21,6 +22,12 @@ __all__ = ["Runtime", "tune_gc"]
 
 #: Collector thresholds while ingesting (CPython's defaults are 700, 10, 10).
 GC_THRESHOLDS = (100_000, 50, 100)
+#: What a start reads back from the ledger: the newest calls for the lists and drilldown, span
+#: keys an exporter may retry after a restart, the newest flagged and failed calls for triage.
+RECENT_CALLS_SEEDED = 5_000
+RETRIED_KEYS_SEEDED = 20_000
+FLAGGED_SEEDED = 2_000
+ERRORS_SEEDED = 200
 
 
 def tune_gc() -> None:
@@ -72,6 +79,9 @@ class Runtime:
                 cors_origins=settings.cors_origin,
             )
         self.demo: DemoSender | None = None
+        self.ledger: LedgerLink | None = None
+        #: Why calls are not kept on disk although a ledger was asked for (memory-only mode).
+        self.ledger_error: str | None = None
 
     @property
     def listen_address(self) -> str:
@@ -99,15 +109,58 @@ class Runtime:
             urls.append(f"otlp-http://{self.http_address}")
         return ", ".join(urls)
 
+    def open_ledger(self) -> None:
+        """Open the ledger and bring back what it holds; a file that cannot be used leaves the
+        runtime in memory only, with the reason in ``ledger_error``."""
+        path = self.settings.ledger_path
+        if path is None or self.ledger is not None:
+            return
+        try:
+            ledger = Ledger(path, clock=self.clock)
+        except LedgerError as e:
+            self.ledger_error = str(e)
+            return
+        link = LedgerLink(ledger, retain_s=self.settings.retain_seconds,
+                          max_bytes=self.settings.max_ledger_bytes, pricer=self.pricer,
+                          clock=self.clock)
+        link.attach(self.store, self.analytics,
+                    recent_calls=min(self.settings.capacity, RECENT_CALLS_SEEDED),
+                    recent_keys=RETRIED_KEYS_SEEDED, flagged=FLAGGED_SEEDED,
+                    errors=ERRORS_SEEDED)
+        if link.error is not None:
+            self.ledger_error = link.error
+            ledger.close()
+            return
+        self.store.ledger = link
+        self.ledger = link
+
+    def ledger_status(self) -> LedgerStatus | None:
+        """The ledger's path, calls and time span (or why it is not used); None without one."""
+        if self.ledger is not None:
+            return self.ledger.status()
+        path = self.settings.ledger_path
+        if path is None or self.ledger_error is None:  # none asked for, or not opened yet
+            return None
+        return LedgerStatus(str(path), 0, None, None, 0, self.ledger_error)
+
     def start(self) -> None:
-        """Start receiving (raises PortInUseError before anything else runs), then the demo."""
-        self.receiver.start()
-        if self.http_receiver is not None:
-            try:
-                self.http_receiver.start()
-            except BaseException:
-                self.receiver.stop(grace=0)
-                raise
+        """Open the ledger, start receiving (raises PortInUseError before anything else runs),
+        then the ledger's background work and the demo."""
+        self.open_ledger()
+        try:
+            self.receiver.start()
+            if self.http_receiver is not None:
+                try:
+                    self.http_receiver.start()
+                except BaseException:
+                    self.receiver.stop(grace=0)
+                    raise
+        except BaseException:
+            if self.ledger is not None:
+                self.ledger.stop()
+            raise
+        if self.ledger is not None:
+            self.ledger.start()
         tune_gc()
         # Offline, this only reads the disk cache; online it may fetch. Never blocks.
         self.pricer.start_background_refresh()
@@ -121,8 +174,11 @@ class Runtime:
             self.demo.start()
 
     def stop(self) -> None:
+        """Stop the demo and the receivers, then write what the ledger has yet to derive."""
         if self.demo is not None:
             self.demo.stop()
         if self.http_receiver is not None:
             self.http_receiver.stop(grace=0.5)
         self.receiver.stop(grace=0.5)
+        if self.ledger is not None:
+            self.ledger.stop()

@@ -15,9 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from plano_obs.model import WINDOWS
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+__all__ = ["ENV_PREFIX", "NO_LEDGER", "Settings", "SettingsError", "default_ledger_path",
+           "load_settings", "parse_age"]
 
 ENV_PREFIX = "PLANO_OBS_"
+#: ``--ledger none``: keep nothing on disk.
+NO_LEDGER = "none"
+_AGE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h|d|w)\s*$")
+_AGE_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 #: A browser origin: scheme, host and an optional port, nothing after.
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
@@ -52,12 +57,22 @@ class Settings(BaseModel):
     config: Path | None = Field(None, description="Plano config (model_aliases, cost source)")
     offline: bool = Field(False, description="never fetch remote pricing")
     plain: bool = Field(False, description="print a status line instead of the console")
+    ledger: str | None = Field(None, description="ledger file, or none to keep nothing on disk")
+    retain: str = Field("30d", description="keep ledger calls this long (none: forever)")
+    max_ledger_mb: float = Field(4096.0, gt=0, description="prune the oldest days above this")
 
     @field_validator("window")
     @classmethod
     def _window(cls, v: str) -> str:
         if v not in WINDOWS:
             raise ValueError(f"must be one of {', '.join(WINDOWS)}")
+        return v
+
+    @field_validator("retain")
+    @classmethod
+    def _retain(cls, v: str) -> str:
+        if v.strip().lower() != NO_LEDGER:
+            parse_age(v)
         return v
 
     @field_validator("cors_origin")
@@ -75,6 +90,26 @@ class Settings(BaseModel):
             raise ValueError(f"--port and --http-port are both {self.port}; OTLP/gRPC and "
                              f"OTLP/HTTP need ports of their own")
         return self
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """Where calls are kept: ``--ledger``, else the data directory (a file of its own for
+        demo traffic, so it never mixes with real calls); None for ``--ledger none``."""
+        if self.ledger is not None and self.ledger.strip().lower() == NO_LEDGER:
+            return None
+        if self.ledger:
+            return Path(self.ledger).expanduser()
+        path = default_ledger_path()
+        return path.with_name("demo-ledger.sqlite") if self.demo else path
+
+    @property
+    def retain_seconds(self) -> float | None:
+        """``--retain`` in seconds; None keeps every call."""
+        return None if self.retain.strip().lower() == NO_LEDGER else parse_age(self.retain)
+
+    @property
+    def max_ledger_bytes(self) -> int:
+        return int(self.max_ledger_mb * 1024 * 1024)
 
     @property
     def max_message_bytes(self) -> int:
@@ -147,3 +182,21 @@ def _explain(err: Any) -> str:
     if kind in ("path_type", "string_type"):
         return "expected a file name" if kind == "path_type" else "expected text"
     return "not a usable value"
+
+
+def parse_age(text: str) -> float:
+    """Seconds from an age such as ``90m``, ``24h``, ``30d`` or ``2w``; ValueError otherwise."""
+    m = _AGE.match(text.lower())
+    if m is None:
+        raise ValueError(f"expected an age such as 24h, 7d or 30d (or {NO_LEDGER})")
+    seconds = float(m.group(1)) * _AGE_UNIT_S[m.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be more than zero")
+    return seconds
+
+
+def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/plano-obs/ledger.sqlite`` (``~/.local/share`` when unset)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "plano-obs" / "ledger.sqlite"

@@ -68,15 +68,19 @@ def of(items: list[LLMCall], **policy: Any) -> Aggregate:
 def canonical(agg: Aggregate, *, session_times: bool = True) -> Any:
     """``agg``'s state with every table in a fixed order."""
     state = json.loads(json.dumps(agg.to_state()))
-    for name in ("models", "routes", "sessions"):
+    for name in ("models", "routes"):
         state[name].sort(key=json.dumps)
     for name in ("errors_by_status", "by_quality", "category_calls", "category_instances",
                  "by_type"):
         state[name] = sorted(state[name].items())
-    for _sid, ss in state["sessions"]:
-        ss[1] = sorted(ss[1].items())
-        if not session_times:
-            del ss[2:]
+    cols = state["sessions"]
+    rows = []
+    for i, sid in enumerate(cols["ids"]):
+        row = [sid, cols["counts"][6 * i:6 * i + 6], sorted(cols["models"][i].items())]
+        if session_times:
+            row += [cols["first_ns"][i], cols["last_ns"][i]]
+        rows.append(row)
+    state["sessions"] = sorted(rows, key=json.dumps)
     return state
 
 

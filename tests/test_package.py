@@ -26,6 +26,8 @@ CORE = [
     "plano_obs.shutdown",
     "plano_obs.cli.whatif",
     "plano_obs.replay",
+    "plano_obs.ledger",
+    "plano_obs.cli.ledger",
     "plano_obs.runtime",
     "plano_obs.cli",
 ]
@@ -49,7 +51,7 @@ def test_public_names_are_declared_and_exist(module):
 
 def test_help_shows_defaults_everywhere():
     for args in (["obs", "--help"], ["obs", "export", "--help"], ["obs", "pricing", "--help"],
-                 ["obs", "whatif", "--help"]):
+                 ["obs", "whatif", "--help"], ["obs", "ledger", "--help"]):
         out = subprocess.run([sys.executable, "-m", "plano_obs", *args], capture_output=True,
                              text=True, check=True).stdout
         assert "usage:" in out

@@ -1,6 +1,12 @@
 """Incremental rollups of LLM calls (no Textual): summary, models, routes, sessions, signals."""
 
-from plano_obs.analytics._aggregate import NANO_PER_USD, Aggregate, CallFacts, usd_to_nano
+from plano_obs.analytics._aggregate import (
+    NANO_PER_USD,
+    Aggregate,
+    CallFacts,
+    merge_parts,
+    usd_to_nano,
+)
 from plano_obs.analytics.document import SCHEMA_VERSION, ExportDocument, json_schema
 from plano_obs.analytics.rollups import (
     BUCKET_SECONDS,
@@ -25,5 +31,6 @@ __all__ = [
     "UnknownWindowError",
     "hour_part",
     "json_schema",
+    "merge_parts",
     "usd_to_nano",
 ]

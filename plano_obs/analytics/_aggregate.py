@@ -36,7 +36,7 @@ from plano_obs.analytics.sketch import QuantileSketch, sketch_key
 from plano_obs.model import LLMCall
 
 __all__ = ["Aggregate", "CallFacts", "SessionStats", "Stats", "OTHER", "NANO_PER_USD",
-           "usd_to_nano"]
+           "merge_parts", "usd_to_nano"]
 
 #: Where new keys go once a per-aggregate table is full (names come off the wire).
 OTHER = "(other)"
@@ -45,7 +45,7 @@ MAX_SIGNAL_TYPES = 500
 MAX_SESSION_MODELS = 32
 NANO_PER_USD = 1_000_000_000
 #: Version of ``to_state``'s layout; ``from_state`` refuses any other.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 # Stats.counts: what each position holds. Ambiguous: calls whose name the catalog could not
 # pick one entry for; no usage: calls without a cost because they reported no tokens (failures).
@@ -258,7 +258,7 @@ class Stats:
         counts, latency, ttft, st.latency_max, st.ttft_max, entries, check = state
         if len(counts) != _STATS_COUNTS:
             raise ValueError("stats state has the wrong number of counts")
-        st.counts = [int(n) for n in counts]
+        st.counts = list(counts)
         st.latency, st.ttft = _sketch_of(latency), _sketch_of(ttft)
         st.entries = Tally(entries)
         if check is not None:
@@ -375,6 +375,14 @@ class SessionStats:
         if self.last_ns is None or end > self.last_ns:
             self.last_ns = end
 
+    def copy(self) -> SessionStats:
+        """An independent copy."""
+        ss = SessionStats.__new__(SessionStats)
+        ss.counts = self.counts[:]
+        ss.models = Tally(self.models)
+        ss.first_ns, ss.last_ns = self.first_ns, self.last_ns
+        return ss
+
     def merge(self, o: SessionStats, model_cap: int | None) -> bool:
         """Add another aggregate's turns of the same session; False when the cap on distinct
         models dropped some."""
@@ -405,19 +413,6 @@ class SessionStats:
         self.counts = list(map(sub, self.counts, o.counts))
         _subtract_tally(self.models, o.models)
 
-    def to_state(self) -> list[Any]:
-        """An exact, JSON-ready form."""
-        return [self.counts, dict(self.models), self.first_ns, self.last_ns]
-
-    @classmethod
-    def from_state(cls, state: list[Any]) -> SessionStats:
-        """The session ``to_state`` wrote."""
-        ss = cls()
-        counts, models, ss.first_ns, ss.last_ns = state
-        ss.counts = [int(n) for n in counts]
-        ss.models = Tally(models)
-        return ss
-
 
 @dataclass(slots=True)
 class Aggregate:
@@ -439,13 +434,34 @@ class Aggregate:
     by_type: Counter[str] = field(default_factory=Tally)
     models: dict[tuple[str | None, str | None], Stats] = field(default_factory=dict)
     routes: dict[str | None, Stats] = field(default_factory=dict)
-    sessions: OrderedDict[str, SessionStats] = field(default_factory=OrderedDict)
+    _sessions: OrderedDict[str, SessionStats] = field(default_factory=OrderedDict, repr=False)
+    #: Serialized sessions not read back yet: ``loads`` defers them, most readers never look.
+    _sessions_json: bytes | None = field(default=None, repr=False)
+    _session_count: int = field(default=0, repr=False)
     first_ns: int | None = None
     last_ns: int | None = None
     #: The session of the latest call that had one, and that call's end; on equal ends the
     #: larger session id, so the result never depends on the order calls were combined in.
     last_session: str | None = None
     last_session_ns: int | None = None
+
+    @property
+    def sessions(self) -> OrderedDict[str, SessionStats]:
+        """Session id -> its calls here, least recently seen first."""
+        raw = self._sessions_json
+        if raw is not None:
+            self._sessions_json = None
+            self._sessions = _sessions_of(json.loads(raw))
+        return self._sessions
+
+    @sessions.setter
+    def sessions(self, value: OrderedDict[str, SessionStats]) -> None:
+        self._sessions, self._sessions_json = value, None
+
+    @property
+    def session_count(self) -> int:
+        """Sessions in the table (without reading back deferred ones)."""
+        return self._session_count if self._sessions_json is not None else len(self._sessions)
 
     @classmethod
     def unbounded(cls) -> Aggregate:
@@ -559,10 +575,12 @@ class Aggregate:
 
     # -- combining ------------------------------------------------------------------------
 
-    def merge(self, o: Aggregate) -> bool:
+    def merge(self, o: Aggregate, *, with_sessions: bool = True) -> bool:
         """Add ``o``'s calls as adding them one by one would, under this aggregate's caps and
         session policy; False when a cap or the policy moved or dropped some of ``o``'s keys
         (``o`` cannot then be subtracted exactly from a sum this aggregate is part of).
+        Without sessions, ``o``'s sessions count as evicted (for a part whose sessions a full
+        LRU table would evict anyway).
 
         Into an LRU table, ``o`` should keep its sessions in last-seen order (be an LRU
         aggregate itself) so the sessions kept are the most recently seen. One difference from
@@ -603,10 +621,20 @@ class Aggregate:
                     mine = table[key] = Stats()
                 mine.merge(st)
         model_cap = MAX_SESSION_MODELS if self.bounded else None
+        if not with_sessions:
+            self.counts[SESSIONS_EVICTED] += o.session_count
+            self.merge_extremes(o)
+            return False
         sessions, lru = self.sessions, self.lru_sessions
+        room = self.max_sessions is None
         for sid, ss in o.sessions.items():
             mine_s = sessions.get(sid)
             if mine_s is None:
+                if room or len(sessions) < self.max_sessions:  # type: ignore[operator]
+                    # A copy: a long window takes tens of thousands of sessions new to it.
+                    if model_cap is None or len(ss.models) <= model_cap:
+                        sessions[sid] = ss.copy()
+                        continue
                 mine_s = self._new_session(sid, ss.turns)
                 if mine_s is None:
                     continue
@@ -679,8 +707,8 @@ class Aggregate:
             **{name: dict(getattr(self, name)) for name in _TALLIES},
             "models": [[m, p, st.to_state()] for (m, p), st in self.models.items()],
             "routes": [[r, st.to_state()] for r, st in self.routes.items()],
-            # in table order: an LRU table keeps it
-            "sessions": [[sid, ss.to_state()] for sid, ss in self.sessions.items()],
+            # in table order (an LRU table keeps it), column by column: quick to read back
+            "sessions": _sessions_state(self.sessions),
             "first_ns": self.first_ns,
             "last_ns": self.last_ns,
             "last_session": [self.last_session_ns, self.last_session],
@@ -701,8 +729,7 @@ class Aggregate:
                 setattr(agg, name, Tally(state[name]))
             agg.models = {(m, p): Stats.from_state(st) for m, p, st in state["models"]}
             agg.routes = {r: Stats.from_state(st) for r, st in state["routes"]}
-            agg.sessions = OrderedDict(
-                (sid, SessionStats.from_state(ss)) for sid, ss in state["sessions"])
+            agg.sessions = _sessions_of(state["sessions"])
             agg.first_ns, agg.last_ns = state["first_ns"], state["last_ns"]
             agg.last_session_ns, agg.last_session = state["last_session"]
         except (KeyError, TypeError, IndexError) as e:
@@ -710,20 +737,51 @@ class Aggregate:
         return agg
 
     def dumps(self) -> bytes:
-        """Compact bytes of ``to_state`` (zlib-compressed JSON)."""
-        text = json.dumps(self.to_state(), separators=(",", ":"), allow_nan=False)
-        return zlib.compress(text.encode(), 1)
+        """Compact bytes of ``to_state``: zlib-compressed JSON, the sessions apart (so that
+        ``loads`` can leave them unread), after the length of the rest."""
+        state = self.to_state()
+        sessions = state.pop("sessions")
+        state["session_count"] = len(sessions["ids"])
+        main = zlib.compress(json.dumps(state, separators=(",", ":"),
+                                        allow_nan=False).encode(), 1)
+        rest = zlib.compress(json.dumps(sessions, separators=(",", ":")).encode(), 1)
+        return len(main).to_bytes(4, "big") + main + rest
 
     @classmethod
     def loads(cls, data: bytes, **policy: Any) -> Aggregate:
-        """The aggregate ``dumps`` wrote; ValueError when the bytes are not one."""
+        """The aggregate ``dumps`` wrote (its sessions read back when first used); ValueError
+        when the bytes are not one."""
         try:
-            state = json.loads(zlib.decompress(data))
-        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as e:
+            size = int.from_bytes(data[:4], "big")
+            state = json.loads(zlib.decompress(data[4:4 + size]))
+            sessions = zlib.decompress(data[4 + size:])  # checked now, parsed when needed
+            if not isinstance(state, dict):
+                raise ValueError("not a JSON object")
+            count = int(state.pop("session_count"))
+            state["sessions"] = {"ids": [], "counts": [], "models": [], "first_ns": [],
+                                 "last_ns": []}
+        except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"not a serialized aggregate: {e}") from None
-        if not isinstance(state, dict):
-            raise ValueError("not a serialized aggregate")
-        return cls.from_state(state, **policy)
+        agg = cls.from_state(state, **policy)
+        agg._sessions_json, agg._session_count = sessions, count
+        return agg
+
+
+def merge_parts(into: Aggregate, parts: list[Aggregate]) -> None:
+    """Merge ``parts`` (oldest first) into ``into``. When ``into`` keeps at most N sessions,
+    least recently seen evicted, the sessions of parts older than the newest N sessions are
+    counted as evicted without being read: the table would evict them anyway (a session also
+    seen in a newer part keeps only its newer turns)."""
+    keep = 0  # the first part whose sessions are read
+    if into.max_sessions is not None and into.lru_sessions:
+        seen = 0
+        for i in range(len(parts) - 1, -1, -1):
+            seen += parts[i].session_count
+            if seen > into.max_sessions:
+                keep = i  # it keeps some of its sessions, older parts none
+                break
+    for i, part in enumerate(parts):
+        into.merge(part, with_sessions=i >= keep)
 
 
 def _group(table: dict[Any, Stats], key: Any, cap: int | None, overflow: Any) -> Stats:
@@ -737,6 +795,33 @@ def _group(table: dict[Any, Stats], key: Any, cap: int | None, overflow: Any) ->
         if st is None:
             st = table[key] = Stats()
     return st
+
+
+def _sessions_state(sessions: OrderedDict[str, SessionStats]) -> dict[str, list[Any]]:
+    counts: list[int] = []
+    for ss in sessions.values():
+        counts += ss.counts
+    return {"ids": list(sessions), "counts": counts,
+            "models": [dict(ss.models) for ss in sessions.values()],
+            "first_ns": [ss.first_ns for ss in sessions.values()],
+            "last_ns": [ss.last_ns for ss in sessions.values()]}
+
+
+def _sessions_of(state: dict[str, list[Any]]) -> OrderedDict[str, SessionStats]:
+    """The sessions ``_sessions_state`` wrote (a day row holds thousands: built directly)."""
+    ids, counts, models = state["ids"], state["counts"], state["models"]
+    firsts, lasts = state["first_ns"], state["last_ns"]
+    if not len(ids) == len(models) == len(firsts) == len(lasts) == len(counts) // 6:
+        raise ValueError("session columns of different lengths")
+    out: OrderedDict[str, SessionStats] = OrderedDict()
+    new = SessionStats.__new__
+    for i, sid in enumerate(ids):
+        ss = new(SessionStats)
+        ss.counts = counts[6 * i:6 * i + 6]
+        ss.models = Tally(models[i])
+        ss.first_ns, ss.last_ns = firsts[i], lasts[i]
+        out[sid] = ss
+    return out
 
 
 def _sketch_state(s: QuantileSketch) -> list[list[int]]:

@@ -53,7 +53,8 @@ class Percentiles(_Model):
 class WindowInfo(_Model):
     """The time range the rollups cover."""
 
-    name: str = Field(description="all, 1m, 5m, 15m or 1h")
+    name: str = Field(
+        description="all, 1m, 5m, 15m, 1h, 24h, 7d, 30d, or range (--since/--until)")
     start: datetime | None = Field(description="first instant covered; null for 'all' when empty")
     end: datetime
 

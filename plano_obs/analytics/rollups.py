@@ -24,7 +24,13 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from plano_obs.analytics._accuracy import cost_accuracy, main_entry
-from plano_obs.analytics._aggregate import Aggregate, CallFacts, SessionStats, Stats
+from plano_obs.analytics._aggregate import (
+    Aggregate,
+    CallFacts,
+    SessionStats,
+    Stats,
+    merge_parts,
+)
 from plano_obs.analytics.document import (
     CategoryCount,
     CostAccuracy,
@@ -44,7 +50,7 @@ from plano_obs.analytics.document import (
     WindowInfo,
 )
 from plano_obs.analytics.sketch import QuantileSketch
-from plano_obs.model import QUALITY_ORDER, WINDOW_SECONDS, LLMCall
+from plano_obs.model import QUALITY_ORDER, WINDOW_SECONDS, CallCost, LLMCall
 
 __all__ = ["Analytics", "BUCKET_SECONDS", "UnknownWindowError"]
 
@@ -54,7 +60,7 @@ HOUR_SECONDS = 3600
 _HOUR_NS = HOUR_SECONDS * 1_000_000_000
 _BUCKETS_PER_HOUR = HOUR_SECONDS // BUCKET_SECONDS
 _KEEP_BUCKETS = 3600 // BUCKET_SECONDS + 2
-#: Sessions an hour part tracks; more are counted as untracked calls.
+#: Sessions an hour part tracks: the most recently seen (the others are counted as evicted).
 HOUR_SESSIONS = 2_000
 #: Hour parts kept in memory without a ledger (the longest window, and the current hour).
 DEFAULT_RETAIN_HOURS = 30 * 24 + 1
@@ -94,14 +100,15 @@ class _Pricing(Protocol):
 class History(Protocol):
     """Hour parts kept outside memory: the ledger's derived rows."""
 
-    def hours(self, lo: int, hi: int) -> Aggregate | None:
-        """The sum of hours ``[lo, hi)`` (hour indexes since the epoch), None if empty."""
+    def hours(self, lo: int, hi: int) -> list[Aggregate]:
+        """Parts that together hold hours ``[lo, hi)`` (hour indexes since the epoch), oldest
+        first: read, never changed."""
         ...
 
 
 def hour_part() -> Aggregate:
     """An empty hour part (the policy of the ledger's hour rows too)."""
-    return Aggregate(max_sessions=HOUR_SESSIONS)
+    return Aggregate(max_sessions=HOUR_SESSIONS, lru_sessions=True)
 
 @dataclass(slots=True)
 class _FlagRecord:
@@ -273,10 +280,7 @@ class Analytics:
             self._seq += 1
             cost = call.cost
             if cost is not None and cost.catalog_entry is not None:
-                prices = self._prices
-                known = prices.get(cost.catalog_entry)
-                if known is not cost.rates and (known is not None or len(prices) < _MAX_PRICES):
-                    prices[cost.catalog_entry] = cost.rates  # new, or refreshed prices
+                self._know_price(cost)
             idx = f.end_ns // _BUCKET_NS
             chunk = self._chunks.get(idx)
             if chunk is None:
@@ -294,6 +298,20 @@ class Analytics:
                 self._add_flagged(_flag_record(call, self._seq))
             if f.is_error:
                 self._errors.append(_error_record(call, self._seq))
+
+    def _know_price(self, cost: CallCost) -> None:
+        prices = self._prices
+        known = prices.get(cost.catalog_entry)  # type: ignore[arg-type]
+        if known is not cost.rates and (known is not None or len(prices) < _MAX_PRICES):
+            prices[cost.catalog_entry] = cost.rates  # type: ignore[index]  # new, or refreshed
+
+    def know_prices(self, costs: Iterable[CallCost]) -> None:
+        """Remember what priced calls read back from a ledger (cost accuracy shows their list
+        rates)."""
+        with self._lock:
+            for cost in costs:
+                if cost.catalog_entry is not None and cost.rates is not None:
+                    self._know_price(cost)
 
     def _flush(self) -> None:
         """Put the calls held in chunks into "all", their buckets and hours, the open windows
@@ -322,15 +340,13 @@ class Analytics:
                 if part is None:
                     part = self._pending[hour] = hour_part()
                 part.merge(chunk)
-            exact = True
             if self._history is None:
-                exact = self._hour(hour).merge(chunk)
-            for name, state in list(self._long.items()):
+                self._hour(hour).merge(chunk)
+            # A long window takes the chunk as is, even where its hour capped a table: it is
+            # built again from the hours when the next hour starts.
+            for state in self._long.values():
                 if state.lo <= hour < state.hi:
-                    if exact:
-                        state.agg.merge(chunk)
-                    else:
-                        del self._long[name]
+                    state.agg.merge(chunk)
         self._chunks.clear()
         self._chunked = 0
 
@@ -462,17 +478,16 @@ class Analytics:
         hi = math.floor(now / HOUR_SECONDS) + 1
         state = self._long.get(name)
         if state is None or (state.lo, state.hi) != (lo, hi):
-            agg = Aggregate.unbounded()
+            # Sessions as "all" keeps them: the most recently seen (a month holds millions).
+            agg = Aggregate(bounded=False, max_sessions=self.max_sessions, lru_sessions=True)
+            parts: list[Aggregate] = []
             if self._history is not None:
-                stored = self._history.hours(lo, hi)
-                if stored is not None:
-                    agg.merge(stored)
-                parts = self._pending or {}
+                parts += self._history.hours(lo, hi)
+                mine = self._pending or {}
             else:
-                parts = self._hours
-            for hour in sorted(parts):
-                if lo <= hour < hi:
-                    agg.merge(parts[hour])
+                mine = self._hours
+            parts += [mine[h] for h in sorted(mine) if lo <= h < hi]
+            merge_parts(agg, parts)
             state = self._long[name] = _WindowState(lo, hi, agg)
         return state.agg, None, lo * _HOUR_NS
 
@@ -633,7 +648,9 @@ class Analytics:
 
     def _summary(self, agg: Aggregate, stats: _Stats | None) -> Summary:
         t = agg.total
-        sessions = len(agg.sessions) + (agg.sessions_evicted if agg is self._all else 0)
+        # Tables that evicted sessions (all-time, hours, days) count them: distinct sessions
+        # within each table, summed.
+        sessions = len(agg.sessions) + agg.sessions_evicted
         return Summary(
             requests=t.requests,
             errors=t.errors,

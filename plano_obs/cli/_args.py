@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from plano_obs.cli.diagnostics import UsageError
@@ -19,10 +20,12 @@ __all__ = [
     "add_pricing_source_arguments",
     "add_receiver_arguments",
     "parse_duration",
+    "parse_instant",
     "plural",
     "settings_from",
 ]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
 
 
@@ -106,6 +109,22 @@ def parse_duration(text: str, flag: str) -> float:
     if value <= 0:
         raise UsageError(f"bad {flag} {text!r}: must be more than zero")
     return value
+
+
+def parse_instant(text: str, flag: str, *, now: float) -> int:
+    """Unix nanoseconds of an ISO date or time (UTC unless it says otherwise) or of a duration
+    before ``now`` (unix seconds; ``24h`` means 24 hours ago)."""
+    value = text.strip()
+    if _DURATION.match(value):
+        return int((now - parse_duration(value, flag)) * 1e9)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"bad {flag} {text!r}: expected an ISO date or time (2026-01-05, "
+                         f"2026-01-05T10:00Z) or a duration such as 24h") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def add_pricing_source_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,9 +9,17 @@ import argparse
 import sys
 import threading
 import time
+from datetime import UTC, datetime
+from typing import Any
 
-from plano_obs.analytics.document import ExportDocument, json_schema
-from plano_obs.cli._args import add_receiver_arguments, parse_duration, plural, settings_from
+from plano_obs.analytics.document import ExportDocument, WindowInfo, json_schema
+from plano_obs.cli._args import (
+    add_receiver_arguments,
+    parse_duration,
+    parse_instant,
+    plural,
+    settings_from,
+)
 from plano_obs.cli._files import read_otlp_json_files
 from plano_obs.cli.diagnostics import ExitCode, UsageError, report
 from plano_obs.export.gates import Gate, check_gates, parse_gate
@@ -20,6 +28,9 @@ from plano_obs.model import WINDOWS
 from plano_obs.shutdown import stop_on_signals
 
 __all__ = ["add_export_arguments", "read_otlp_json_files", "run_export"]
+
+#: Flagged and failed calls read from a ledger for the triage lists.
+_FLAGGED, _ERRORS = 5_000, 200
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +42,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
                      help="read OTLP/JSON files as the OpenTelemetry Collector's file exporter "
                           "writes them (one ExportTraceServiceRequest per line)")
+    src.add_argument("--ledger", dest="from_ledger", metavar="PATH",
+                     help="read a ledger (the console's is $XDG_DATA_HOME/plano-obs/"
+                          "ledger.sqlite), also while a console is writing it")
     src.add_argument("--schema", action="store_true",
                      help="print the JSON Schema of the export document and exit")
     stop = parser.add_argument_group("when listening")
@@ -46,6 +60,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                      help="write here (atomically: temp file, then rename); default: stdout")
     out.add_argument("--window", default=None, metavar="WINDOW",
                      help=f"time window: {', '.join(WINDOWS)} (default: all)")
+    out.add_argument("--since", metavar="TIME",
+                     help="only calls that ended at or after this ISO time (UTC unless it says "
+                          "otherwise) or this long ago, e.g. 24h (--ledger, --from)")
+    out.add_argument("--until", metavar="TIME",
+                     help="only calls that ended before this time (--ledger, --from)")
     out.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                      help="exit 3 when the expression holds, e.g. 'p95_latency_ms>2000', "
                           "'error_rate>0.05', 'cost_usd>1.5'; repeatable; unknown values fail")
@@ -65,15 +84,19 @@ def run_export(args: argparse.Namespace) -> int:
         gates = [parse_gate(g) for g in getattr(args, "fail_on", None) or []]
         listen = bool(getattr(args, "listen", False))
         files = getattr(args, "from_files", None) or []
-        if listen == bool(files):
-            raise UsageError("choose one input: --listen or --from FILE...")
+        ledger = getattr(args, "from_ledger", None)
+        if sum((listen, bool(files), bool(ledger))) != 1:
+            raise UsageError("choose one input: --listen, --from FILE... or --ledger PATH")
+        span = _span(args, window, listen)
         count = getattr(args, "count", None)
         if count is not None and count < 1:
             raise UsageError(f"bad --count {count}: must be at least 1")
         duration = args.duration and parse_duration(args.duration, "--duration")
         every = args.every and parse_duration(args.every, "--every")
+        if ledger:
+            return _run_ledger(args, ledger, window, span, gates)
         if files:
-            return _run_from(args, files, window, gates)
+            return _run_from(args, files, window, gates, span)
         return _run_listen(args, window, gates, duration or None, count, every or None)
     except Exception as e:  # report() re-raises what is not a user error
         return report(e, "plano obs export")
@@ -112,7 +135,78 @@ def _finish(
     return ExitCode.GATE if broken else ExitCode.OK
 
 
-def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate]) -> int:
+def _span(args: argparse.Namespace, window: str,
+          listen: bool) -> tuple[int | None, int | None] | None:
+    """``--since``/``--until`` as unix ns (None: not given)."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is None and until is None:
+        return None
+    if listen:
+        raise UsageError("--since and --until narrow --ledger or --from, not --listen")
+    if window != "all":
+        raise UsageError("use either --window or --since/--until")
+    now = time.time()
+    lo = None if since is None else parse_instant(since, "--since", now=now)
+    hi = None if until is None else parse_instant(until, "--until", now=now)
+    if lo is not None and hi is not None and lo >= hi:
+        raise UsageError(f"--since {since} is not before --until {until}")
+    return lo, hi
+
+
+def _run_ledger(args: argparse.Namespace, path: str, window: str,
+                span: tuple[int | None, int | None] | None, gates: list[Gate]) -> int:
+    """The rollups of a ledger, read as of one snapshot (a console may be writing it)."""
+    from types import SimpleNamespace
+
+    from plano_obs.analytics import Analytics
+    from plano_obs.ledger import LedgerError, LedgerLink, open_for_reading
+    from plano_obs.pricing import Pricer
+
+    settings = settings_from(args, window=window, ledger="none")
+    # Today's list rates, for cost accuracy (the stored costs stay as they were computed).
+    pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config,
+                    offline=True)
+    now = time.time()
+    try:
+        ledger = open_for_reading(path)
+    except LedgerError as e:
+        raise UsageError(str(e)) from None
+    try:
+        link = LedgerLink(ledger, retain_s=None, pricer=pricer)
+        analytics = Analytics()
+        pricing: Any = SimpleNamespace(source=ledger.pricing_sources(), fetched_at=None,
+                                       models=None)
+        if span is None:
+            link.attach(None, analytics, recent_calls=0, recent_keys=0, flagged=_FLAGGED,
+                        errors=_ERRORS)
+            if link.error is not None:
+                raise UsageError(link.error)
+            doc = analytics.document(window, now=now, pricing=pricing, source=f"ledger: {path}")
+        else:
+            lo = -(2**62) if span[0] is None else span[0]
+            hi = int(now * 1e9) + 1 if span[1] is None else span[1]
+            with ledger.snapshot():
+                selected = analytics.new_all()
+                selected.merge(link.range_aggregate(lo, hi))
+                flagged = ledger.kept_calls(1, _FLAGGED, lo_ns=lo, hi_ns=hi)
+                errors = ledger.kept_calls(2, _ERRORS, lo_ns=lo, hi_ns=hi)
+                kinds = ledger.call_kinds()
+            analytics.seed(selected, [], flagged[::-1], errors[::-1])
+            analytics.know_prices(pricer.price(c) for c in kinds)
+            doc = analytics.document("all", now=min(now, hi / 1e9), pricing=pricing,
+                                     source=f"ledger: {path}")
+            start = doc.window.start if span[0] is None else datetime.fromtimestamp(lo / 1e9, UTC)
+            doc = doc.model_copy(update={"window": WindowInfo(name="range", start=start,
+                                                              end=doc.window.end)})
+    except LedgerError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        ledger.close()
+    return _finish(doc, args, gates, received=f"read from the ledger {path}")
+
+
+def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate],
+              span: tuple[int | None, int | None] | None = None) -> int:
     from plano_obs.analytics import Analytics
     from plano_obs.ingest.otlp_json import decode_otlp_json
     from plano_obs.ingest.store import Store
@@ -124,7 +218,17 @@ def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: li
     store = Store(capacity_calls=settings.capacity, trace_capacity=settings.trace_capacity,
                   kept_trace_capacity=settings.kept_trace_capacity, pricer=pricer,
                   analytics=analytics)
-    good_lines, bad_lines, first_bad = read_otlp_json_files(files, store, decode_otlp_json)
+    decode: Any = decode_otlp_json
+    if span is not None:
+        lo = -(2**63) if span[0] is None else span[0]
+        hi = 2**63 if span[1] is None else span[1]
+
+        def decode(obj: Any) -> Any:
+            result = decode_otlp_json(obj)
+            result.calls = [c for c in result.calls if lo <= c.end_ns < hi]
+            return result
+
+    good_lines, bad_lines, first_bad = read_otlp_json_files(files, store, decode)
     if not good_lines:
         where = ", ".join(files)
         why = f"{plural(bad_lines, 'bad line')}, first: {first_bad}" if bad_lines else "empty"
@@ -151,7 +255,8 @@ def _run_listen(
 ) -> int:
     from plano_obs.runtime import Runtime
 
-    settings = settings_from(args, window=window)
+    # The export reads a ledger (--ledger), it never writes one.
+    settings = settings_from(args, window=window, ledger="none")
     runtime = Runtime(settings)
     done = threading.Event()
     if count is not None:

@@ -52,6 +52,16 @@ def add_obs_arguments(parser: argparse.ArgumentParser) -> None:
     ui.add_argument("--plain", action="store_true", default=None,
                     help="print a status line every second instead of the console "
                          "(the default when stdout is not a terminal)")
+    lg = parser.add_argument_group("ledger (every call kept on disk)")
+    lg.add_argument("--ledger", default=None, metavar="PATH",
+                    help="ledger file, or 'none' to keep nothing on disk (default: "
+                         "$XDG_DATA_HOME/plano-obs/ledger.sqlite; demo-ledger.sqlite with --demo)")
+    lg.add_argument("--retain", default=None, metavar="AGE",
+                    help=f"prune calls older than this, in whole days, e.g. 7d; none keeps "
+                         f"everything (default: {d['retain'].default})")
+    lg.add_argument("--max-ledger-mb", type=float, default=None, metavar="MB",
+                    help=f"prune the oldest days while the ledger is larger (default: "
+                         f"{d['max_ledger_mb'].default:g})")
 
 
 def run_obs(args: argparse.Namespace) -> int:
@@ -61,6 +71,9 @@ def run_obs(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     runtime = Runtime(settings)
     runtime.start()
+    if runtime.ledger_error is not None:
+        print(f"plano obs: {runtime.ledger_error}; keeping calls in memory only",
+              file=sys.stderr, flush=True)
     try:
         if settings.plain or not sys.stdout.isatty():
             return _run_plain(runtime)
@@ -78,6 +91,9 @@ def _run_plain(runtime: Runtime) -> int:
     """One status line a second on stdout until SIGINT/SIGTERM."""
     print(f"plano obs {__version__}: listening on {runtime.listening}; Ctrl-C to stop",
           flush=True)
+    status = runtime.ledger_status()
+    if status is not None and status.error is None:
+        print(f"ledger {status.path}: {status.calls:,} calls", flush=True)
     started = time.monotonic()
     with stop_on_signals(threading.Event()) as done:
         while not done.wait(1.0):
@@ -91,5 +107,9 @@ def _run_plain(runtime: Runtime) -> int:
             if s.rejected_spans or s.refused_requests or s.duplicate_spans:
                 line += (f"  rejected {s.rejected_spans}  refused {s.refused_requests}"
                          f"  duplicates {s.duplicate_spans}")
+            status = runtime.ledger_status()
+            if status is not None:
+                line += ("  memory only" if status.error is not None else
+                         f"  ledger {status.calls}")
             print(line, flush=True)
     return 0

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from plano_obs.analytics import Aggregate, CallFacts
+from plano_obs.analytics import Aggregate, CallFacts, merge_parts
 from plano_obs.ledger._prune import PruneReport, prune
 from plano_obs.ledger._rollups import DAY_NS, HOUR_NS, Rollups
 from plano_obs.ledger._sqlite import Ledger, LedgerError
@@ -34,6 +34,8 @@ log = logging.getLogger("plano_obs.ledger")
 #: Calls of the last hour (and a little more) are read back into the 10-second buckets.
 _RECENT_BUCKETS_S = 3600 + 30
 SYNC_INTERVAL_S = 2.0
+#: Sessions a --since/--until range keeps, the most recently seen (as "all" does).
+_RANGE_SESSIONS = 10_000
 RETENTION_INTERVAL_S = 60.0
 
 
@@ -62,6 +64,8 @@ class _Analytics(Protocol):
     def reseed_all(self, all_time: Aggregate) -> None: ...
 
     def new_all(self) -> Aggregate: ...
+
+    def know_prices(self, costs: Any) -> None: ...
 
 
 class _Pricer(Protocol):
@@ -142,6 +146,12 @@ class LedgerLink:
             return
         self._first_ns, self._last_ns = first, last
         analytics.seed(all_time, recent, kept_flagged, kept_errors)
+        if self.pricer is not None:
+            try:
+                analytics.know_prices(self.pricer.price(c) for c in ledger.call_kinds())
+            except LedgerError as e:
+                self._fail(str(e))
+                return
         analytics.attach_history(self)
         for call in tail:
             analytics.add(call)
@@ -222,29 +232,27 @@ class LedgerLink:
                 analytics.return_hours(parts)
                 self._fail(str(e))
 
-    def hours(self, lo: int, hi: int) -> Aggregate | None:
-        """The derived rows of hours ``[lo, hi)``, summed (the analytics' history)."""
+    def hours(self, lo: int, hi: int) -> list[Aggregate]:
+        """The derived rows of hours ``[lo, hi)``, oldest first (the analytics' history)."""
         if self.error is not None or self._closed:
-            return None
+            return []
         try:
             return self.rollups.hours(lo, hi)
         except LedgerError as e:
             self._fail(str(e))
-            return None
+            return []
 
     def range_aggregate(self, lo_ns: int, hi_ns: int) -> Aggregate:
         """Every call that ended in ``[lo_ns, hi_ns)``: whole hours from the derived rows, the
         rest (and calls not derived yet) from the raw calls."""
         rollups, ledger = self.rollups, self.ledger
-        total = Aggregate.unbounded()
+        total = Aggregate(bounded=False, max_sessions=_RANGE_SESSIONS, lru_sessions=True)
         h_lo, h_hi = -(-lo_ns // HOUR_NS), hi_ns // HOUR_NS
         with ledger.snapshot():
             through = rollups.derived_through()
             edges = [(lo_ns, hi_ns)]
             if h_lo < h_hi:
-                rows = rollups.hours(h_lo, h_hi)
-                if rows is not None:
-                    total.merge(rows)
+                merge_parts(total, rollups.hours(h_lo, h_hi))
                 edges = [(lo_ns, h_lo * HOUR_NS), (h_hi * HOUR_NS, hi_ns)]
             for lo, hi in edges:
                 for call_id, call in ledger.calls_in(lo, hi):

@@ -10,11 +10,12 @@ when the ledger opens, so a killed process never leaves a row short.
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from plano_obs.analytics import Aggregate, CallFacts, hour_part
+from plano_obs.analytics import Aggregate, CallFacts, hour_part, merge_parts
 from plano_obs.ledger._sqlite import Ledger, LedgerError, describe
 from plano_obs.model import LLMCall
 
@@ -22,14 +23,17 @@ __all__ = ["HOUR_NS", "DAY_NS", "Rollups", "day_part"]
 
 HOUR_NS = 3600 * 1_000_000_000
 DAY_NS = 24 * HOUR_NS
-#: Sessions a day row tracks (an hour row tracks what an in-memory hour part does).
-DAY_SESSIONS = 20_000
+#: Sessions a day row tracks, the most recently seen (an hour row tracks what an in-memory
+#: hour part does): a 30-day window reads thirty of them.
+DAY_SESSIONS = 2_000
 _HOURS_PER_DAY = 24
+#: Rows kept read back in memory: a 30-day window's days and edge hours, and some to spare.
+_CACHED_ROWS = 160
 
 
 def day_part() -> Aggregate:
     """An empty day row."""
-    return Aggregate(max_sessions=DAY_SESSIONS)
+    return Aggregate(max_sessions=DAY_SESSIONS, lru_sessions=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,12 @@ class Rollups:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        # (period, start) -> (calls, the row read back): rows only change by taking calls, so
+        # an unchanged count is an unchanged row. Never handed out to be changed.
+        self._cache: OrderedDict[tuple[int, int], tuple[int, Aggregate]] = OrderedDict()
+        # The rows this process last wrote, as it wrote them: the next sync of the same hour
+        # and day merges into them without reading them back.
+        self._written: dict[tuple[int, int], tuple[int, Aggregate]] = {}
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -56,53 +66,74 @@ class Rollups:
             "SELECT value FROM ledger_meta WHERE key = 'derived_through'").fetchone()
         return int(row[0]) if row else 0
 
-    def _load(self, con: sqlite3.Connection, period_s: int, lo_ns: int,
-              hi_ns: int) -> list[tuple[int, Aggregate]]:
+    def _load(self, con: sqlite3.Connection, period_s: int, lo_ns: int, hi_ns: int, *,
+              cached: bool = True) -> list[tuple[int, Aggregate]]:
+        """The rows of ``[lo_ns, hi_ns)``; ``cached`` ones are shared: read, never change."""
         rows = con.execute(
-            "SELECT start_ns, state FROM rollups WHERE period_s = ? AND start_ns >= ? "
+            "SELECT start_ns, calls FROM rollups WHERE period_s = ? AND start_ns >= ? "
             "AND start_ns < ? ORDER BY start_ns", (period_s, lo_ns, hi_ns)).fetchall()
-        policy = _policy(period_s)
-        out = []
-        for start, state in rows:
+        cache = self._cache
+        out: list[tuple[int, Aggregate]] = []
+        for start, calls in rows:
+            hit = cache.get((period_s, start)) if cached else None
+            if hit is not None and hit[0] == calls:
+                cache.move_to_end((period_s, start))
+                out.append((start, hit[1]))
+                continue
+            (state,) = con.execute("SELECT state FROM rollups WHERE period_s = ? AND "
+                                   "start_ns = ?", (period_s, start)).fetchone()
             try:
-                out.append((start, Aggregate.loads(state, **policy)))
+                row = Aggregate.loads(state, **_policy(period_s))
             except ValueError as e:
                 raise LedgerError(f"ledger {self.ledger.path}: a derived row is damaged ({e}); "
                                   f"run `plano obs ledger rebuild`") from None
+            if cached:
+                cache[(period_s, start)] = (calls, row)
+                while len(cache) > _CACHED_ROWS:
+                    cache.popitem(last=False)
+            out.append((start, row))
         return out
 
-    def hours(self, lo: int, hi: int) -> Aggregate | None:
-        """The sum of the rows of hours ``[lo, hi)`` (hour indexes since the epoch): whole UTC
-        days from day rows, the rest from hour rows; None when there are none."""
+    def hours(self, lo: int, hi: int) -> list[Aggregate]:
+        """The rows that hold hours ``[lo, hi)`` (hour indexes since the epoch), oldest first:
+        whole UTC days from day rows, the rest from hour rows. Shared: never change them."""
         lo_ns, hi_ns = lo * HOUR_NS, hi * HOUR_NS
         first_day = -(-lo_ns // DAY_NS)  # the first day that starts inside the range
         last_day = hi_ns // DAY_NS  # one past the last day that ends inside it
         try:
             con = self.ledger.reader()
             parts: list[Aggregate] = []
-            if first_day < last_day:
+            if first_day <= last_day:
+                parts += [a for _, a in self._load(con, 3600, lo_ns, first_day * DAY_NS)]
                 parts += [a for _, a in self._load(con, 86400, first_day * DAY_NS,
                                                    last_day * DAY_NS)]
-                parts += [a for _, a in self._load(con, 3600, lo_ns, first_day * DAY_NS)]
-                parts += [a for _, a in self._load(con, 3600, last_day * DAY_NS, hi_ns)]
+                parts += self._last_day(con, last_day, hi_ns)
             else:
                 parts += [a for _, a in self._load(con, 3600, lo_ns, hi_ns)]
         except sqlite3.Error as e:
             raise LedgerError(describe(e, self.ledger.path)) from None
-        if not parts:
-            return None
-        total = Aggregate.unbounded()
-        for part in parts:
-            total.merge(part)
-        return total
+        return parts
+
+    def _last_day(self, con: sqlite3.Connection, day: int, hi_ns: int) -> list[Aggregate]:
+        """The hours of ``day`` before ``hi_ns``: its day row when nothing of it comes later
+        (the usual case: the range ends now), else its hour rows."""
+        if hi_ns == day * DAY_NS:
+            return []
+        rows = self._load(con, 86400, day * DAY_NS, day * DAY_NS + 1)
+        if rows and (rows[0][1].last_ns is None or rows[0][1].last_ns < hi_ns):
+            return [rows[0][1]]
+        return [a for _, a in self._load(con, 3600, day * DAY_NS, hi_ns)]
 
     def all_time(self, into: Aggregate) -> None:
-        """Merge every day row into ``into``, oldest first."""
+        """Merge every day row into ``into``, oldest first. When ``into`` keeps at most N
+        sessions (least recently seen evicted), the sessions of days older than the newest N
+        are counted as evicted without being read."""
         try:
-            for _, part in self._load(self.ledger.reader(), 86400, -(2**62), 2**62):
-                into.merge(part)
+            days = [part for _, part in self._load(self.ledger.reader(), 86400, -(2**62),
+                                                   2**62)]
         except sqlite3.Error as e:
             raise LedgerError(describe(e, self.ledger.path)) from None
+        merge_parts(into, days)
 
     def calls_held(self) -> int:
         """Calls in the ledger: what the day rows count plus calls not derived yet."""
@@ -129,6 +160,7 @@ class Rollups:
                     self._apply(con, parts, through_id)
                     con.execute("COMMIT")
                 except BaseException:
+                    self._written.clear()  # they hold what did not commit
                     if con.in_transaction:
                         con.execute("ROLLBACK")
                     raise
@@ -149,14 +181,24 @@ class Rollups:
 
     def _merge_row(self, con: sqlite3.Connection, period_s: int, start_ns: int,
                    parts: list[Aggregate]) -> None:
-        loaded = self._load(con, period_s, start_ns, start_ns + 1)
-        row = loaded[0][1] if loaded else Aggregate(**_policy(period_s))
+        key = (period_s, start_ns)
+        stored = con.execute("SELECT calls FROM rollups WHERE period_s = ? AND start_ns = ?",
+                             key).fetchone()
+        mine = self._written.pop(key, None)
+        if mine is not None and stored is not None and mine[0] == stored[0]:
+            row = mine[1]
+        else:
+            loaded = self._load(con, period_s, start_ns, start_ns + 1, cached=False)
+            row = loaded[0][1] if loaded else Aggregate(**_policy(period_s))
         for part in parts:
             row.merge(part)
         con.execute(
             "INSERT INTO rollups VALUES (?, ?, ?, ?) ON CONFLICT (period_s, start_ns) "
             "DO UPDATE SET calls = excluded.calls, state = excluded.state",
             (period_s, start_ns, row.total.requests, row.dumps()))
+        if len(self._written) >= 8:  # only the hour and day being written matter
+            self._written.clear()
+        self._written[key] = (row.total.requests, row)
 
     def derive(self, calls: Iterable[tuple[int, LLMCall]], *, through: int | None = None,
                batch_calls: int = 200_000, progress: Callable[[int], None] | None = None) -> int:
@@ -212,7 +254,5 @@ class Rollups:
 
 
 def _policy(period_s: int) -> dict[str, Any]:
-    if period_s == 86400:
-        return {"max_sessions": DAY_SESSIONS}
-    part = hour_part()
+    part = day_part() if period_s == 86400 else hour_part()
     return {"max_sessions": part.max_sessions, "lru_sessions": part.lru_sessions}

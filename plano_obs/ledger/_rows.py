@@ -7,6 +7,7 @@ is built only for the few calls that failed or carry signal categories.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -135,21 +136,14 @@ def call_of(row: Sequence[Any], events: list[SignalEvent] | None = None,
     error_type = error_message = status_message = None
     if error:
         error_type, error_message, status_message = json.loads(error)
+    # Positional, in LLMCall's field order (checked below): a start reads thousands of rows.
     call = LLMCall(
-        trace_id=id_text(trace_id) or "", span_id=span_hex, parent_span_id=id_text(parent),
-        name=name, service=service, start_ns=start_ns, end_ns=end_ns,
-        request_id=request_id if request_id is not None else span_hex, model=model,
-        model_requested=model_requested, provider=provider, api_path=api_path, route=route,
-        session_id=session_id, is_streaming=None if streaming is None else bool(streaming),
-        status_code=status_code, duration_ms=duration_ms, ttft_ms=ttft_ms, prompt_tokens=prompt,
-        completion_tokens=completion, total_tokens=total, cached_input_tokens=cached,
-        cache_creation_tokens=cache_creation, reasoning_tokens=reasoning,
-        gateway_input_cost_usd=gw_in, gateway_output_cost_usd=gw_out,
-        gateway_total_cost_usd=gw_total, span_status=span_status,
-        span_status_message=status_message, error_type=error_type, error_message=error_message,
-        routing_strategy=strategy, selection_reason=reason, flagged=bool(flags & FLAGGED),
-        signals=signals, attributes=attributes or {},
-    )
+        id_text(trace_id) or "", span_hex, id_text(parent), name, service, start_ns, end_ns,
+        request_id if request_id is not None else span_hex, model, model_requested, provider,
+        api_path, route, session_id, None if streaming is None else bool(streaming),
+        status_code, duration_ms, ttft_ms, prompt, completion, total, cached, cache_creation,
+        reasoning, gw_in, gw_out, gw_total, span_status, status_message, error_type,
+        error_message, strategy, reason, bool(flags & FLAGGED), signals, attributes or {})
     if cost_source is not None or entry is not None or cost_nano is not None:
         gateway = gw_total if gw_total is not None and gw_total >= 0 else None
         call.cost = CallCost(
@@ -160,6 +154,18 @@ def call_of(row: Sequence[Any], events: list[SignalEvent] | None = None,
     else:
         call.cost = CallCost(cost_usd=None, source=None)
     return call
+
+
+_FIELD_ORDER = (
+    "trace_id", "span_id", "parent_span_id", "name", "service", "start_ns", "end_ns",
+    "request_id", "model", "model_requested", "provider", "api_path", "route", "session_id",
+    "is_streaming", "status_code", "duration_ms", "ttft_ms", "prompt_tokens",
+    "completion_tokens", "total_tokens", "cached_input_tokens", "cache_creation_tokens",
+    "reasoning_tokens", "gateway_input_cost_usd", "gateway_output_cost_usd",
+    "gateway_total_cost_usd", "span_status", "span_status_message", "error_type",
+    "error_message", "routing_strategy", "selection_reason", "flagged", "signals", "attributes")
+if tuple(f.name for f in dataclasses.fields(LLMCall))[:len(_FIELD_ORDER)] != _FIELD_ORDER:
+    raise ImportError("LLMCall's fields changed order: update call_of")
 
 
 def span_row(span: SpanRecord) -> tuple[Any, ...]:

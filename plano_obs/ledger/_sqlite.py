@@ -28,7 +28,7 @@ from plano_obs.ledger import _rows, _schema
 from plano_obs.ledger._rows import CALL_FROM, CALL_SELECT, FAILED, FLAGGED
 from plano_obs.model import LLMCall, SpanRecord
 
-__all__ = ["Ledger", "LedgerError", "LedgerInfo"]
+__all__ = ["Ledger", "LedgerError", "LedgerInfo", "open_for_reading"]
 
 _BUSY_TIMEOUT_MS = 5_000
 _INSERT_CALL = (f"INSERT INTO calls ({', '.join(_rows.CALL_COLUMNS)}) "
@@ -165,13 +165,13 @@ class Ledger:
 
     def _open_for_writing(self) -> None:
         con = self._con
+        if con.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # Pages freed by pruning go back to the file system (only settable when empty).
+            con.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise LedgerError(f"ledger {self.path}: cannot use WAL mode ({mode})")
         con.execute("PRAGMA synchronous = NORMAL")
-        if con.execute("PRAGMA page_count").fetchone()[0] == 0:
-            # Pages freed by pruning go back to the file system (only settable when empty).
-            con.execute("PRAGMA auto_vacuum = INCREMENTAL")
         con.execute("BEGIN IMMEDIATE")
         try:
             version = self._version(con)
@@ -419,7 +419,8 @@ class Ledger:
         """trace id + span id of the newest calls (an exporter may still retry them)."""
         rows = self._read(lambda con: con.execute(
             "SELECT trace_id, span_id FROM calls ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
-        return [(_rows.id_text(t) or "") + (_rows.id_text(s) or "") for t, s in reversed(rows)]
+        text = _rows.id_text
+        return [(text(t) or "") + (text(s) or "") for t, s in reversed(rows)]
 
     def meta(self, key: str) -> str | None:
         """A value of ``ledger_meta``."""
@@ -447,6 +448,22 @@ class Ledger:
         return LedgerInfo(str(self.path), self.size_bytes(), Rollups(self).calls_held(), first,
                           last, int(self.meta("schema_version") or 0), int(pruned[0]),
                           pruned[1])
+
+    def pricing_sources(self) -> str | None:
+        """The price sources the stored calls were priced from, joined."""
+        rows = self._read(lambda con: con.execute(
+            "SELECT DISTINCT pricing_source FROM prices WHERE pricing_source IS NOT NULL "
+            "ORDER BY 1").fetchall())
+        return "; ".join(r[0] for r in rows) or None
+
+    def call_kinds(self) -> list[LLMCall]:
+        """A call of each kind stored (model, requested model, provider, API path, ...), with
+        no numbers: enough to ask a pricer what prices that kind."""
+        cols = ", ".join(_rows.KIND_COLUMNS)
+        rows = self._read(lambda con: con.execute(f"SELECT {cols} FROM call_kinds").fetchall())
+        return [LLMCall(trace_id="", span_id="", parent_span_id=None, name=r[0], service=r[1],
+                        start_ns=0, end_ns=0, request_id="", model=r[2], model_requested=r[3],
+                        provider=r[4], api_path=r[5], prompt_tokens=1) for r in rows]
 
     def last_id(self) -> int:
         """The id of the newest call (0 when empty)."""
@@ -494,3 +511,15 @@ def kept_flags(call: LLMCall) -> bool:
 
 
 KEPT = FLAGGED | FAILED
+
+
+def open_for_reading(path: str | Path) -> Ledger:
+    """A ledger opened read-only, unless its schema needs upgrading first (which takes the
+    writer's lock, briefly)."""
+    try:
+        return Ledger(path, readonly=True)
+    except LedgerError as e:
+        if "is older than this plano obs" not in str(e):
+            raise
+    Ledger(path).close()  # migrates forward
+    return Ledger(path, readonly=True)

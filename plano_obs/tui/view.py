@@ -13,6 +13,7 @@ from plano_obs.analytics.document import (
     TrendPoint,
 )
 from plano_obs.ingest.store import IngestStats
+from plano_obs.ledger import LedgerStatus
 from plano_obs.model import WINDOW_SECONDS, LLMCall
 from plano_obs.pricing import PricingInfo
 from plano_obs.runtime import Runtime
@@ -111,6 +112,7 @@ class Frame:
     listen_address: str
     pricing_warning: str | None = None  # the latest failed refresh, if any
     http_address: str | None = None  # OTLP/HTTP, when it is on
+    ledger: LedgerStatus | None = None  # None: --ledger none
 
     @property
     def since_ns(self) -> int | None:
@@ -151,4 +153,5 @@ def take_frame(runtime: Runtime, window: str, now: float) -> Frame:
         listen_address=runtime.listen_address,
         http_address=runtime.http_address,
         pricing_warning=runtime.pricer.warnings[-1] if runtime.pricer.warnings else None,
+        ledger=runtime.ledger_status(),
     )

@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/", id="filter",
                 tooltip="Filter calls by model, route or session text"),
         Binding("w", "cycle_window", "Window", id="window",
-                tooltip="Cycle the time window: all, 1m, 5m, 15m, 1h"),
+                tooltip="Cycle the time window: " + ", ".join(WINDOWS)),
         Binding("a", "toggle_accuracy", "Accuracy", id="accuracy",
                 tooltip="Show cost accuracy (gateway-reported cost vs list price) in place "
                         "of routes (again: routes)"),
@@ -370,9 +370,11 @@ class MainScreen(Screen[None]):
         self.refresh_view()
 
     def action_clear(self) -> None:
+        kept = ("\nThe ledger keeps every call on disk: the view starts over until the next "
+                "start." if self.ctx.runtime.ledger is not None else "")
         self.post_message(Confirm("Forget every call, trace and counter held so far?\n"
-                                  "Ingest continues; this cannot be undone.", yes="Clear",
-                                  on_answer=lambda _yes: self._clear_store()))
+                                  "Ingest continues; this cannot be undone." + kept,
+                                  yes="Clear", on_answer=lambda _yes: self._clear_store()))
 
     @work(thread=True, group="clear", name="clear", exit_on_error=False)
     def _clear_store(self) -> None:

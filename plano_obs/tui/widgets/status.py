@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import Static
 
-from plano_obs.tui.text import clean, count
+from plano_obs.ledger import LedgerStatus
+from plano_obs.tui.text import age, clean, count
 from plano_obs.tui.view import Frame, ViewState
 
 
@@ -53,6 +56,8 @@ class StatusLine(Static):
             # Totals never lose evicted calls; only the lists and the drilldown do.
             line.append(f" │ evicted {count(s.evicted_calls)} calls, "
                         f"{count(s.evicted_traces)} traces", style="yellow")
+        if frame.ledger is not None:
+            _ledger(line, frame.ledger, frame.now)
         line.append(" │ ", style="dim")
         line.append(f"OTLP {clean(receivers_text(frame.listen_address, frame.http_address))}")
         line.append(" │ ", style="dim")
@@ -62,4 +67,30 @@ class StatusLine(Static):
         if frame.pricing_warning:
             line.append(" ⚠ refresh failed", style="bold yellow")
         self.update(line)
-        self.tooltip = clean(frame.pricing_warning) if frame.pricing_warning else None
+        tips = [clean(frame.pricing_warning) if frame.pricing_warning else None]
+        if frame.ledger is not None:
+            tips.append(clean(frame.ledger.error or f"ledger {frame.ledger.path}"))
+        self.tooltip = "\n".join(t for t in tips if t) or None
+
+
+def _ledger(line: Text, status: LedgerStatus, now: float) -> None:
+    """`` │ ledger PATH: N calls over 6d`` or, without it, ``memory only``."""
+    line.append(" │ ", style="dim")
+    if status.error is not None:
+        line.append("⚠ memory only", style="bold black on yellow")
+        line.append(" (ledger unusable; see the tooltip)", style="yellow")
+        return
+    line.append(f"ledger {_short(clean(status.path, 4096))}: {count(status.calls)} calls")
+    if status.first_ns is not None and status.last_ns is not None:
+        span = status.last_ns / 1e9 - status.first_ns / 1e9
+        line.append(f" over {age(now - span, now) if span >= 1 else '1s'}")
+    if status.pruned_calls:
+        line.append(f", pruned {count(status.pruned_calls)}", style="dim")
+
+
+def _short(path: str, limit: int = 48) -> str:
+    """``~`` for the home directory; a long path keeps its end (the file name)."""
+    home = str(Path.home())
+    if path.startswith(home + "/"):
+        path = "~" + path[len(home):]
+    return path if len(path) <= limit else "…" + path[-(limit - 1):]

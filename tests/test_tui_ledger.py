@@ -1,0 +1,139 @@
+"""The console over a ledger: the header says where calls are kept, how many and over what
+span (or that it runs in memory only); the long windows; a restart shows what was there."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from plano_obs.demo import DemoTraffic
+from plano_obs.ingest.decode import decode_request
+from plano_obs.runtime import Runtime
+from plano_obs.settings import Settings
+from plano_obs.tui.app import ObsApp
+from plano_obs.tui.screens.detail import DetailScreen
+from plano_obs.tui.widgets.flagged import FlaggedTable
+from plano_obs.tui.widgets.recent import RecentTable
+from plano_obs.tui.widgets.status import StatusLine
+from plano_obs.tui.widgets.totals import WindowTotals
+
+NOW = 1_760_000_000.0
+SIZE = (160, 40)
+DAY_NS = 86_400 * 10**9
+
+
+def runtime(path: Path | str) -> Runtime:
+    """A runtime on the ledger at ``path``, opened as ``plano obs`` opens it (no receiver)."""
+    rt = Runtime(Settings(offline=True, ledger=str(path), retain="none"), clock=lambda: NOW)
+    rt.open_ledger()
+    return rt
+
+
+def fill(rt: Runtime, days: int = 10, per_day: int = 60) -> None:
+    demo = DemoTraffic(4, flag_rate=0.1)
+    end = int(NOW * 1e9)
+    for i in range(days * per_day):
+        at = end - (days * per_day - i) * DAY_NS // per_day
+        rt.store.ingest(decode_request(demo.request([demo.trace(at)])))
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.content)
+
+
+async def settle(pilot, check) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until ``check()`` holds (bounded: the test fails otherwise)."""
+    for _ in range(200):
+        if check():
+            return
+        await pilot.pause(0.02)
+    assert check()
+
+
+async def test_the_header_says_where_calls_are_kept_how_many_and_over_what_span(
+        tmp_path: Path) -> None:
+    rt = runtime(tmp_path / "ledger.sqlite")
+    fill(rt, days=3)
+    held = rt.ledger_status()
+    assert held is not None and held.calls == 180
+    app = ObsApp(rt, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusLine)
+        await settle(pilot, lambda: "ledger" in text_of(status))
+        header = text_of(status)
+        assert "/ledger.sqlite: 180 calls over 2d" in header
+        assert str(tmp_path / "ledger.sqlite") in str(status.tooltip)
+        assert "memory only" not in header
+    rt.ledger.stop()  # type: ignore[union-attr]
+
+
+async def test_an_unusable_ledger_shows_memory_only_in_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"SQLite format 3\x00" + b"\x07" * 5000)
+    rt = runtime(path)
+    assert rt.ledger is None and rt.ledger_error is not None
+    fill(rt, days=1, per_day=20)
+    app = ObsApp(rt, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusLine)
+        await settle(pilot, lambda: "memory only" in text_of(status))
+        assert "damaged" in str(status.tooltip) and str(path) in str(status.tooltip)
+        totals = app.screen.query_one(WindowTotals)
+        assert "requests 20" in text_of(totals)  # the live view carries on in memory
+
+
+@pytest.mark.parametrize("presses, window", [(5, "24h"), (6, "7d"), (7, "30d"), (8, "all")])
+async def test_w_reaches_the_long_windows_and_they_count_what_the_ledger_holds(
+        tmp_path: Path, presses: int, window: str) -> None:
+    path = tmp_path / "ledger.sqlite"
+    writer = runtime(path)
+    fill(writer, days=40, per_day=24)
+    writer.ledger.stop()  # type: ignore[union-attr]
+    rt = runtime(path)  # a restart: everything comes from the file
+    want = rt.analytics.document(window, now=NOW).summary.requests
+    assert 0 < want <= 960
+    app = ObsApp(rt, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["w"] * presses)
+        totals = app.screen.query_one(WindowTotals)
+        await settle(pilot, lambda: totals.border_title == f"Totals · {window}")
+        await settle(pilot, lambda: f"requests {want:,}" in text_of(totals))
+        header = text_of(app.screen.query_one(StatusLine))
+        assert f"window {window}" in header
+    expected = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24, "all": 960}[window]
+    assert abs(want - expected) <= 2  # one call an hour: the window holds its hours
+    rt.ledger.stop()  # type: ignore[union-attr]
+
+
+async def test_a_restart_brings_back_totals_lists_and_a_stored_flagged_trace(
+        tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    before = runtime(path)
+    fill(before, days=2, per_day=200)
+    want = before.analytics.document("all", now=NOW)
+    recent = [c.request_id for c in before.store.recent_calls(50)]
+    before.ledger.stop()  # type: ignore[union-attr]
+    after = runtime(path)
+    got = after.analytics.document("all", now=NOW)
+    assert got.model_dump(exclude={"generated_at"}) == want.model_dump(
+        exclude={"generated_at"})
+    assert [c.request_id for c in after.store.recent_calls(50)] == recent
+    app = ObsApp(after, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        flagged = app.screen.query_one(FlaggedTable)
+        await settle(pilot, lambda: flagged.row_count > 3)
+        assert app.screen.query_one(RecentTable).row_count == 200
+        flagged.focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, DetailScreen))
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.call is not None
+        assert detail.call.flagged and detail.call.signals is not None
+        assert detail.call.signals.events  # the signal events came back from the file
+        services = {s.service for s in detail.spans}
+        assert {"plano(inbound)", "plano(llm)"} <= services  # and the whole span tree
+    after.ledger.stop()  # type: ignore[union-attr]
+    await asyncio.sleep(0)
