@@ -31,6 +31,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,10 @@ def serve() -> None:
     from plano_obs.runtime import Runtime
     from plano_obs.settings import Settings
 
-    runtime = Runtime(Settings(port=0, http_port=0, offline=True))
+    # As plano obs runs by default, ledger included, but in a file of its own.
+    tmp = tempfile.TemporaryDirectory(prefix="plano-obs-bench-")
+    runtime = Runtime(Settings(port=0, http_port=0, offline=True,
+                               ledger=str(Path(tmp.name) / "ledger.sqlite")))
     runtime.start()
     print(runtime.receiver.port, flush=True)
     sys.stdin.readline()
@@ -209,6 +213,7 @@ def serve() -> None:
                       "last_rejection": stats.last_rejection,
                       "last_refusal": stats.last_refusal}), flush=True)
     runtime.stop()
+    tmp.cleanup()
 
 
 def compare(w: Workload, rounds: int) -> float:

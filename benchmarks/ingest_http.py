@@ -32,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -195,7 +196,10 @@ def serve() -> None:
     from plano_obs.runtime import Runtime
     from plano_obs.settings import Settings
 
-    runtime = Runtime(Settings(port=0, http_port=0, offline=True))
+    # As plano obs runs by default, ledger included, but in a file of its own.
+    tmp = tempfile.TemporaryDirectory(prefix="plano-obs-bench-")
+    runtime = Runtime(Settings(port=0, http_port=0, offline=True,
+                               ledger=str(Path(tmp.name) / "ledger.sqlite")))
     runtime.start()
     assert runtime.http_receiver is not None
     print(runtime.receiver.port, runtime.http_receiver.port, flush=True)
@@ -207,6 +211,7 @@ def serve() -> None:
                       "last_rejection": stats.last_rejection,
                       "last_refusal": stats.last_refusal}), flush=True)
     runtime.stop()
+    tmp.cleanup()
 
 
 def main() -> int:

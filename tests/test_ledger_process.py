@@ -35,8 +35,8 @@ class Receiver:
                  preexec: Callable[[], None] | None = None) -> None:
         self.port = port
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "plano_obs", "obs", "--plain", "--offline", "--port",
-             str(port), "--ledger", str(path), *extra],
+            [sys.executable, "-m", "plano_obs", "obs", "--plain", "--offline", "--no-http",
+             "--port", str(port), "--ledger", str(path), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
         self.lines: list[str] = []
         self.err: list[str] = []
@@ -231,8 +231,9 @@ def test_an_unusable_ledger_is_one_line_and_memory_only(tmp_path: Path, free_por
     code = ("import sys; from plano_obs.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
     probe = subprocess.Popen(
-        [sys.executable, "-c", code, "obs", "--plain", "--offline", "--port", str(free_port),
-         "--ledger", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-c", code, "obs", "--plain", "--offline", "--no-http", "--port",
+         str(free_port), "--ledger", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     deadline = time.monotonic() + DEADLINE_S
     lines: list[str] = []

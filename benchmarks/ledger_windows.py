@@ -1,0 +1,102 @@
+"""Restart and window times over a big ledger, and the ledger's size per call.
+
+Fills a ledger with ``--calls`` realistic calls over 30 days (``ledger_fill.py``; reused when
+the file already holds that many), then measures, as the console does them:
+
+- restart: a new runtime opens the ledger, seeds its analytics and store, and reads the first
+  frame of the main screen (the "all" document, trends, recent calls), in one process;
+- the full rollup document of the 30-day, 7-day, 24-hour and 1-hour windows: the first read
+  after the restart (cold) and the next one (a refresh).
+
+    .venv/bin/python benchmarks/ledger_windows.py --calls 1000000
+    .venv/bin/python benchmarks/ledger_windows.py --calls 10000000 --path /var/tmp/10m.sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from ledger_fill import fill  # noqa: E402
+
+TARGETS_S = {"restart": 2.0, "30d": 1.0, "1h": 0.1}
+
+
+def _held(path: Path) -> int:
+    if not path.exists():
+        return 0
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM calls").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=1_000_000)
+    p.add_argument("--path", type=Path, default=None,
+                   help="the ledger (default: a file in the temp directory, kept for reuse)")
+    args = p.parse_args()
+    path = args.path or Path(tempfile.gettempdir()) / f"plano-obs-bench-{args.calls}.sqlite"
+    held = _held(path)
+    if held != args.calls:
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        print(f"filling {path} with {args.calls:,} calls over 30 days ...", flush=True)
+        seconds = fill(path, args.calls, days=30, seed=1)
+        print(f"filled in {seconds:.0f} s ({args.calls / seconds:,.0f} calls/s)")
+
+    from plano_obs.runtime import Runtime
+    from plano_obs.settings import Settings
+    from plano_obs.tui.view import RECENT_SCAN, TREND_MINUTES
+
+    started = time.perf_counter()
+    rt = Runtime(Settings(offline=True, ledger=str(path), retain="none"))
+    rt.open_ledger()
+    now = time.time()
+    rt.analytics.document("all", now=now, stats=rt.store.stats(), pricing=rt.pricer.info())
+    rt.analytics.trend(now, minutes=TREND_MINUTES)
+    rt.store.recent_calls(RECENT_SCAN)
+    restart = time.perf_counter() - started
+    if rt.ledger is None:
+        print(f"the ledger could not be used: {rt.ledger_error}")
+        return 1
+    status = rt.ledger.status()
+    used = rt.ledger.ledger.used_bytes()
+    results = {"restart": restart}
+    print(f"ledger {path}: {status.calls:,} calls, {used / 2**20:,.0f} MiB used, "
+          f"{used / status.calls:,.0f} bytes per call")
+    print(f"restart (open, seed, first frame of 'all'): {restart * 1000:,.0f} ms "
+          f"(target {TARGETS_S['restart'] * 1000:,.0f} ms)")
+    for window in ("30d", "7d", "24h", "1h"):
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            doc = rt.analytics.document(window, now=time.time(), stats=rt.store.stats(),
+                                        pricing=rt.pricer.info())
+            times.append(time.perf_counter() - t0)
+        results[window] = times[0]
+        target = TARGETS_S.get(window)
+        goal = f" (target {target * 1000:,.0f} ms)" if target else ""
+        print(f"{window:>4} window, {doc.summary.requests:>10,} calls: first read "
+              f"{times[0] * 1000:8,.1f} ms, refresh {times[1] * 1000:6,.1f} ms{goal}")
+    rt.ledger.stop()
+    ok = all(results[k] <= v for k, v in TARGETS_S.items())
+    print("OK" if ok else "ABOVE TARGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
