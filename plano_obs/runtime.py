@@ -8,17 +8,19 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from plano_obs.analytics import Analytics
 from plano_obs.demo import DemoSender
 from plano_obs.ingest.http import HttpReceiver
 from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
-from plano_obs.ledger import Ledger, LedgerError, LedgerLink, LedgerStatus
+from plano_obs.ledger import Ledger, LedgerError, LedgerLink, LedgerStatus, open_for_reading
+from plano_obs.model import WINDOW_SECONDS, LLMCall
 from plano_obs.pricing import Pricer
 from plano_obs.settings import Settings
 
-__all__ = ["Runtime", "tune_gc"]
+__all__ = ["REPLAY_CALLS", "Runtime", "WindowCalls", "tune_gc"]
 
 #: Collector thresholds while ingesting (CPython's defaults are 700, 10, 10).
 GC_THRESHOLDS = (100_000, 50, 100)
@@ -28,6 +30,19 @@ RECENT_CALLS_SEEDED = 5_000
 RETRIED_KEYS_SEEDED = 20_000
 FLAGGED_SEEDED = 2_000
 ERRORS_SEEDED = 200
+#: The most calls the console replays for a what-if (the newest of its window): a million
+#: calls replay in seconds and fit in memory; a 30-day ledger may hold many more.
+REPLAY_CALLS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCalls:
+    """The calls of a window, as the console's what-if replays them."""
+
+    calls: list[LLMCall]  # oldest first
+    in_window: int  # every call the window holds (more than ``calls`` when capped)
+    source: str  # where they were read: the ledger's path, or memory
+    evicted: int = 0  # memory only: calls the store no longer holds
 
 
 def tune_gc() -> None:
@@ -142,6 +157,45 @@ class Runtime:
         if path is None or self.ledger_error is None:  # none asked for, or not opened yet
             return None
         return LedgerStatus(str(path), 0, None, None, 0, self.ledger_error)
+
+    def window_calls(self, window: str, now: float, *, limit: int = REPLAY_CALLS) -> WindowCalls:
+        """The calls that ended in the last ``window`` before ``now`` (``all``: every call held),
+        at most the newest ``limit``: read from the ledger when there is one in use (in its own
+        read-only connection, so a caller's thread leaves nothing open), else from memory."""
+        seconds = WINDOW_SECONDS[window]
+        now_ns = int(now * 1e9)
+        lo = None if seconds is None else now_ns - seconds * 1_000_000_000
+        link = self.ledger
+        if link is not None and link.error is None:
+            try:
+                reader = open_for_reading(link.ledger.path)
+                try:
+                    calls, total = reader.newest_calls_in(lo, now_ns + 1, limit)
+                finally:
+                    reader.close()
+                return WindowCalls(calls, total, f"ledger {link.ledger.path}")
+            except LedgerError:
+                pass  # the ledger failed since: what memory holds is still worth replaying
+        held = [c for c in self.store.calls_snapshot()
+                if (lo is None or c.end_ns >= lo) and c.end_ns <= now_ns]
+        return WindowCalls(held[-limit:], len(held), "memory",
+                           self.store.stats().evicted_calls)
+
+    def priced_models(self) -> set[str]:
+        """The catalog entries the calls held (in memory and in the ledger) were priced from."""
+        entries = {c.cost.catalog_entry for c in self.store.calls_snapshot()
+                   if c.cost is not None and c.cost.catalog_entry}
+        link = self.ledger
+        if link is not None and link.error is None:
+            try:
+                reader = open_for_reading(link.ledger.path)
+                try:
+                    entries |= reader.catalog_entries()
+                finally:
+                    reader.close()
+            except LedgerError:
+                pass
+        return entries
 
     def start(self) -> None:
         """Open the ledger, start receiving (raises PortInUseError before anything else runs),

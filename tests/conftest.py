@@ -22,3 +22,5 @@ def _data_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Default ledgers (and anything else under the data directory) go to a temp dir, never to
     the home directory of whoever runs the tests."""
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+    # A ledger the person running the tests set for their own console is not the tests' either.
+    os.environ.pop("PLANO_OBS_LEDGER", None)

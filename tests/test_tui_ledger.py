@@ -137,3 +137,44 @@ async def test_a_restart_brings_back_totals_lists_and_a_stored_flagged_trace(
         assert {"plano(inbound)", "plano(llm)"} <= services  # and the whole span tree
     after.ledger.stop()  # type: ignore[union-attr]
     await asyncio.sleep(0)
+
+
+async def test_what_if_replays_the_window_on_screen_from_the_ledger(tmp_path: Path) -> None:
+    """After a restart the store holds only the newest calls; the what-if of the 7d window
+    replays every call of those 7 days, read from the file."""
+    from textual.widgets import OptionList
+
+    from plano_obs.tui.screens.whatif import WhatIfScreen
+    from plano_obs.tui.widgets.routes import RouteTable
+
+    path = tmp_path / "ledger.sqlite"
+    writer = runtime(path)
+    fill(writer, days=10, per_day=48)
+    writer.ledger.stop()  # type: ignore[union-attr]
+    rt = Runtime(Settings(offline=True, ledger=str(path), retain="none", capacity=100),
+                 clock=lambda: NOW)
+    rt.open_ledger()
+    in_7d = sum(1 for _ in rt.ledger.ledger.calls_in(  # type: ignore[union-attr]
+        int((NOW - 7 * 86_400) * 1e9), int(NOW * 1e9) + 1))
+    assert len(rt.store.calls_snapshot()) == 100 < in_7d < 480
+    app = ObsApp(rt, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["w"] * 6)
+        totals = app.screen.query_one(WindowTotals)
+        await settle(pilot, lambda: totals.border_title == "Totals · 7d")
+        routes = app.screen.query_one(RouteTable)
+        await settle(pilot, lambda: routes.row_count > 0)
+        routes.focus()
+        await pilot.press("o")
+        await settle(pilot, lambda: isinstance(app.screen, WhatIfScreen))
+        screen = app.screen
+        assert isinstance(screen, WhatIfScreen) and screen.window == "7d"
+        targets = screen.query_one(OptionList)
+        await settle(pilot, lambda: targets.option_count > 0)
+        await pilot.press("enter")
+        result = screen.query_one("#whatif-result", Static)
+        await settle(pilot, lambda: "what if:" in text_of(result))
+        assert f"what if: {in_7d} calls" in text_of(result)
+        assert "from the ledger" in text_of(result)
+        assert "the last 7d" in text_of(screen.query_one("#whatif-title", Static))
+    rt.ledger.stop()  # type: ignore[union-attr]

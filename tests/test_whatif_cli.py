@@ -144,7 +144,9 @@ def test_schema_is_printed_and_a_real_process_exits_2_on_no_input(tmp_path):
     done = subprocess.run([sys.executable, "-m", "plano_obs", "obs", "whatif", str(rules)],
                           capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.strip() == "plano obs whatif: give the calls to replay: --from FILE..."
+    # Without --from it reads the console's ledger; the tests' data directory has none.
+    assert done.stderr.startswith("plano obs whatif: no ledger at ")
+    assert "--from FILE..." in done.stderr and len(done.stderr.splitlines()) == 1
 
 
 def test_the_plano_command_loads_numpy_only_when_a_replay_runs():
@@ -203,3 +205,112 @@ def test_the_summary_shows_the_busiest_quality_entries_and_counts_the_rest():
     shown = [line for line in text.splitlines() if line.startswith("  route route ")]
     assert len(shown) == 15 and shown[0].startswith("  route route 19: gpt-big -> gpt-small")
     assert "  … and 5 more (--json lists them all)" in text
+
+
+def ledger_of(tmp_path: Path, traces: Path) -> Path:
+    """A real ledger file holding the calls of ``traces``, priced as the receiver prices them."""
+    from plano_obs.cli.whatif import read_calls
+    from plano_obs.ledger import Ledger
+    from plano_obs.pricing import Pricer
+
+    calls, _ = read_calls([str(traces)], Pricer(offline=True))
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    try:
+        ledger.write(calls[:10])  # two requests, as a receiver writes them
+        ledger.write(calls[10:])
+    finally:
+        ledger.close()
+    return path
+
+
+def _without_source(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k != "source"}
+
+
+@pytest.mark.parametrize("extra", [[], ["--window", "10m"], ["--since", "20m", "--until", "5m"]])
+def test_a_ledger_replays_to_the_same_result_as_the_files_it_was_written_from(
+        files, capsys, tmp_path, extra):
+    rules, traces = files
+    ledger = ledger_of(tmp_path, traces)
+    argv = [str(rules), "--json", "--calls", "--seed", "3", "--iterations", "100", *extra]
+    code, from_files, _ = whatif(capsys, *argv, "--from", str(traces))
+    assert code == 0
+    code, from_ledger, err = whatif(capsys, *argv, "--ledger", str(ledger))
+    assert code == 0 and err == ""
+    files_doc, ledger_doc = json.loads(from_files), json.loads(from_ledger)
+    assert ledger_doc["source"] == f"ledger: {ledger}"
+    assert _without_source(ledger_doc) == _without_source(files_doc)
+    assert ledger_doc["totals"]["calls"] == {(): 30, ("--window", "10m"): 11}.get(
+        tuple(extra), ledger_doc["totals"]["calls"])
+
+
+def test_the_console_ledger_is_the_default_and_PLANO_OBS_LEDGER_moves_it(
+        files, capsys, tmp_path, monkeypatch):
+    rules, traces = files
+    ledger = ledger_of(tmp_path, traces)
+    data_home = tmp_path / "data"
+    (data_home / "plano-obs").mkdir(parents=True)
+    ledger.rename(data_home / "plano-obs" / "ledger.sqlite")
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    monkeypatch.delenv("PLANO_OBS_LEDGER", raising=False)
+    code, out, _ = whatif(capsys, str(rules), "--json", "--iterations", "20")
+    assert code == 0 and json.loads(out)["totals"]["calls"] == 30
+    assert json.loads(out)["source"] == f"ledger: {data_home / 'plano-obs' / 'ledger.sqlite'}"
+    monkeypatch.setenv("PLANO_OBS_LEDGER", str(tmp_path / "elsewhere.sqlite"))
+    code, _, err = whatif(capsys, str(rules), "--iterations", "20")
+    assert code == 2 and f"no ledger at {tmp_path / 'elsewhere.sqlite'}" in err
+    monkeypatch.setenv("PLANO_OBS_LEDGER", "none")
+    code, _, err = whatif(capsys, str(rules))
+    assert code == 2 and err.strip() == (
+        "plano obs whatif: --ledger none: give the calls to replay with --from FILE...")
+
+
+def test_a_ledger_that_cannot_be_read_is_one_line_and_exit_2(files, capsys, tmp_path):
+    rules, traces = files
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"this is not a database" * 200)
+    code, out, err = whatif(capsys, str(rules), "--ledger", str(damaged))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "damaged or not a ledger" in err
+    code, _, err = whatif(capsys, str(rules), "--ledger", str(ledger_of(tmp_path, traces)),
+                          "--from", str(traces))
+    assert code == 2 and "not both" in err
+    from plano_obs.ledger import Ledger
+
+    empty = tmp_path / "empty.sqlite"
+    Ledger(empty).close()
+    code, _, err = whatif(capsys, str(rules), "--ledger", str(empty))
+    assert code == 2 and err.strip() == f"plano obs whatif: no LLM calls in the ledger {empty}"
+
+
+def test_whatif_reads_a_ledger_while_a_console_process_writes_it(files, tmp_path, free_port):
+    """A second process (a real receiver) holds the ledger open for writing; whatif reads it.
+
+    The recording is older than the default retention: the console keeps it (--retain none).
+    """
+    import os
+    import time
+
+    rules, traces = files
+    ledger = ledger_of(tmp_path, traces)
+    env = {**os.environ, "PLANO_OBS_LEDGER": str(ledger)}
+    console = subprocess.Popen(
+        [sys.executable, "-m", "plano_obs", "obs", "--plain", "--offline", "--no-http",
+         "--port", str(free_port), "--retain", "none"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        lock = Path(str(ledger) + ".lock")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and console.poll() is None and not (
+                lock.exists() and lock.read_text().strip() == str(console.pid)):
+            time.sleep(0.05)
+        assert console.poll() is None and lock.read_text().strip() == str(console.pid)
+        done = subprocess.run([sys.executable, "-m", "plano_obs", "obs", "whatif", str(rules),
+                               "--json", "--iterations", "20"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["totals"]["calls"] == 30
+    finally:
+        console.terminate()
+        console.communicate(timeout=30)

@@ -66,10 +66,14 @@ def add_whatif_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
                      help="OTLP/JSON files as the OpenTelemetry Collector's file exporter writes "
                           "them (one ExportTraceServiceRequest per line)")
+    src.add_argument("--ledger", metavar="PATH",
+                     help="read the calls from a ledger, also while a console writes it "
+                          "(default without --from: the console's, PLANO_OBS_LEDGER or "
+                          "$XDG_DATA_HOME/plano-obs/ledger.sqlite)")
     win = parser.add_argument_group("window (by each call's end time)")
     win.add_argument("--window", default=None, metavar="W",
-                     help="the last W of the recorded traffic, e.g. 1h, 24h, 7d, 30d; or all "
-                          "(default: all)")
+                     help="the last W of the recorded traffic (up to its last call), e.g. 1h, "
+                          "24h, 7d, 30d; or all (default: all)")
     win.add_argument("--since", default=None, metavar="TIME",
                      help="start: an ISO time (2026-11-20T09:00Z) or a span before the last "
                           "call (24h)")
@@ -126,8 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("give the rules file (plano obs whatif RULES.yaml --from FILE...) or "
                          "one rule with --to MODEL [--route NAME] [--model NAME]")
     gates = [parse_gate(g, WHATIF_METRICS) for g in args.fail_on or []]
-    if not args.from_files:
-        raise UsageError("give the calls to replay: --from FILE...")
+    if args.from_files and getattr(args, "ledger", None):
+        raise UsageError("give --from FILE... or --ledger PATH, not both")
     if args.window is not None and args.since is not None:
         raise UsageError("give --window or --since, not both")
     try:
@@ -136,8 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     except RulesError as e:
         raise UsageError(str(e)) from None
     pricer = _pricer(args)
-    calls, source = _load_calls(args, pricer)
-    window = _window(args, max(c.end_ns for c in calls))
+    calls, source, window = _load_calls(args, pricer)
     try:
         seed = DEFAULT_SEED if args.seed is None else args.seed
         result = replay(calls, rule_set, pricer, window=window, seed=seed,
@@ -167,12 +170,47 @@ def _pricer(args: argparse.Namespace) -> Any:
     return Pricer(pricing_file=args.pricing_file, plano_config=args.config, offline=True)
 
 
-def _load_calls(args: argparse.Namespace, pricer: Any) -> tuple[list[LLMCall], str]:
-    """The calls to replay and where they came from (the one place a new input plugs in)."""
+def _load_calls(args: argparse.Namespace, pricer: Any) -> tuple[list[LLMCall], str, Any]:
+    """The calls to replay, where they came from and the window (the one place a new input
+    plugs in): OTLP/JSON files with --from, else a ledger (--ledger, else the console's)."""
+    if not args.from_files:
+        return _ledger_calls(args)
     calls, source = read_calls(args.from_files, pricer)
     if not calls:
         raise UsageError(f"no LLM calls in {', '.join(args.from_files)}")
-    return calls, source
+    return calls, source, _window(args, max(c.end_ns for c in calls))
+
+
+def _ledger_calls(args: argparse.Namespace) -> tuple[list[LLMCall], str, Any]:
+    """The calls of the window from a ledger, read as of one snapshot (a console may be
+    writing it), with the costs they were stored with."""
+    from plano_obs.ledger import LedgerError, open_for_reading
+    from plano_obs.settings import load_settings
+
+    flag = getattr(args, "ledger", None)
+    path = load_settings({"ledger": flag}).ledger_path
+    if path is None:
+        raise UsageError("--ledger none: give the calls to replay with --from FILE...")
+    if not path.exists():
+        raise UsageError(f"no ledger at {path} (plano obs writes it as calls arrive); give "
+                         f"another --ledger PATH or the calls with --from FILE...")
+    try:
+        ledger = open_for_reading(path)
+    except LedgerError as e:
+        raise UsageError(str(e)) from None
+    try:
+        with ledger.snapshot():
+            last_ns = ledger.time_span()[1]
+            if last_ns is None:
+                raise UsageError(f"no LLM calls in the ledger {path}")
+            window = _window(args, last_ns)
+            lo, hi = window.bounds_ns()
+            calls = [call for _, call in ledger.calls_in(lo, hi + 1)]
+    except LedgerError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        ledger.close()
+    return calls, f"ledger: {path}", window
 
 
 class _Collector:

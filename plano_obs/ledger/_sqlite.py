@@ -361,6 +361,27 @@ class Ledger:
                 args.append(value)
         return [_rows.call_of(r) for r in self._select_calls(where, args, limit=limit)]
 
+    def newest_calls_in(self, lo_ns: int | None, hi_ns: int | None,
+                        limit: int) -> tuple[list[LLMCall], int]:
+        """At most ``limit`` of the newest calls ending in ``[lo_ns, hi_ns)``, oldest first, and
+        how many calls end there in all (one snapshot)."""
+        lo = -(2**63) if lo_ns is None else lo_ns
+        hi = 2**63 - 1 if hi_ns is None else hi_ns
+        with self.snapshot():
+            total = self._read(lambda con: con.execute(
+                "SELECT count(*) FROM calls WHERE end_ns >= ? AND end_ns < ?",
+                (lo, hi)).fetchone()[0])
+            rows = self._select_calls("c.end_ns >= ? AND c.end_ns < ?", (lo, hi),
+                                      order="c.end_ns DESC, c.id DESC", limit=limit)
+        return [_rows.call_of(r) for r in reversed(rows)], int(total)
+
+    def catalog_entries(self) -> set[str]:
+        """The catalog entries the stored calls were priced from."""
+        rows = self._read(lambda con: con.execute(
+            "SELECT DISTINCT catalog_entry FROM prices WHERE catalog_entry IS NOT NULL"
+        ).fetchall())
+        return {r[0] for r in rows}
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Every read of this thread inside sees the file as it was when it began."""

@@ -106,7 +106,8 @@ class ObsApp(App[int]):
     def on_try_on_another_model(self, message: TryOnAnotherModel) -> None:
         """A Models or Routes row asks what its calls would have cost on another model."""
         self.push_screen(WhatIfScreen(self.ctx, route=message.route, direct=message.direct,
-                                      model=message.model))
+                                      model=message.model, window=message.window,
+                                      now=message.now))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every key that applies on this screen, then Textual's own."""

@@ -39,7 +39,9 @@ class Confirm(Message):
 
 
 class TryOnAnotherModel(Message):
-    """Open the what-if screen: these calls (a route, direct traffic or a model) elsewhere."""
+    """Open the what-if screen: these calls (a route, direct traffic or a model) elsewhere,
+    over the window the screen shows (its name and end, unix seconds; the screen fills them in
+    as the message passes)."""
 
     def __init__(self, *, route: str | None = None, direct: bool = False,
                  model: str | None = None) -> None:
@@ -47,4 +49,6 @@ class TryOnAnotherModel(Message):
         self.route = route
         self.direct = direct
         self.model = model
+        self.window = "all"
+        self.now: float | None = None
 

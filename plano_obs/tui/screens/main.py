@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from plano_obs.model import WINDOWS
 from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
-from plano_obs.tui.messages import Confirm, OpenCall, OpenSession
+from plano_obs.tui.messages import Confirm, OpenCall, OpenSession, TryOnAnotherModel
 from plano_obs.tui.text import clean
 from plano_obs.tui.view import Frame, ViewState, call_key, split_key, take_frame
 from plano_obs.tui.widgets.accuracy import AccuracyTable
@@ -185,6 +185,13 @@ class MainScreen(Screen[None]):
         frame = take_frame(self.ctx.runtime, window, now)
         if not get_current_worker().is_cancelled:
             self.post_message(FrameReady(frame))
+
+    def on_try_on_another_model(self, message: TryOnAnotherModel) -> None:
+        """A what-if replays the window on screen, at the instant shown (paused or not)."""
+        frame = self.frame
+        message.window = self.view.window
+        message.now = frame.now if frame is not None and frame.window == self.view.window \
+            else self.ctx.clock()
 
     def on_frame_ready(self, message: FrameReady) -> None:
         frame = message.frame

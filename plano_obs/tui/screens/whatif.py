@@ -1,13 +1,14 @@
 """What if: the calls of a route (or a model) replayed on another model, with intervals.
 
-The targets are the priced models of the held calls; the replay runs in a thread worker over
-the calls the store holds, and its summary (totals with 95% intervals, the rule, quality
-evidence, caveats) arrives as a message.
+The targets are the priced models of the calls held (in memory and in the ledger); the replay
+runs in a thread worker over the calls of the window the main screen shows (from the ledger when
+there is one, so up to 30 days; else from memory), and its summary (totals with 95% intervals,
+the rule, quality evidence, caveats) arrives as a message.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from plano_obs.model import WINDOW_SECONDS
 from plano_obs.tui.context import Context
 from plano_obs.tui.widgets.footer import KeysFooter
 
@@ -52,12 +54,15 @@ class WhatIfScreen(Screen[None]):
             self.text = text
 
     def __init__(self, ctx: Context, *, route: str | None = None, direct: bool = False,
-                 model: str | None = None) -> None:
+                 model: str | None = None, window: str = "all",
+                 now: float | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.route = route
         self.direct = direct
         self.model = model
+        self.window = window
+        self.now = ctx.clock() if now is None else now
 
     @property
     def scope(self) -> str:
@@ -68,9 +73,14 @@ class WhatIfScreen(Screen[None]):
             return "direct calls"
         return f"model {self.model}"
 
+    @property
+    def span(self) -> str:
+        """The window replayed, in words."""
+        return "all calls held" if self.window == "all" else f"the last {self.window}"
+
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"What if {self.scope} had run on another model? Pick a priced "
-                          f"model (enter); esc goes back."), id="whatif-title")
+        yield Static(Text(f"What if {self.scope} had run on another model, over {self.span}? "
+                          f"Pick a priced model (enter); esc goes back."), id="whatif-title")
         yield OptionList(id="whatif-targets")
         with VerticalScroll(id="whatif-scroll"):
             yield Static(Text("Reading the priced models…"), id="whatif-result")
@@ -82,11 +92,12 @@ class WhatIfScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-targets")
     def _load_targets(self) -> None:
-        calls = self.ctx.runtime.store.calls_snapshot()
-        mine = {c.cost.catalog_entry for c in calls
-                if self.model is not None and c.model == self.model and c.cost is not None}
-        models = sorted({c.cost.catalog_entry for c in calls
-                         if c.cost is not None and c.cost.catalog_entry} - mine)
+        runtime = self.ctx.runtime
+        mine: set[str | None] = set()
+        if self.model is not None:
+            mine = {c.cost.catalog_entry for c in runtime.store.calls_snapshot()
+                    if c.model == self.model and c.cost is not None}
+        models = sorted(runtime.priced_models() - mine)
         self.post_message(self.Targets(models))
 
     def on_what_if_screen_targets(self, message: Targets) -> None:
@@ -113,25 +124,32 @@ class WhatIfScreen(Screen[None]):
         from plano_obs.replay.summary import summary_text
 
         runtime = self.ctx.runtime
-        calls = runtime.store.calls_snapshot()
+        held = runtime.window_calls(self.window, self.now)
+        calls = held.calls
         if not calls:
-            self.post_message(self.Computed("No calls held yet."))
+            self.post_message(self.Computed(f"No calls in {self.span}."))
             return
-        end_ns = max(c.end_ns for c in calls)
-        end = datetime.fromtimestamp(end_ns / 1e9, UTC)
+        end = datetime.fromtimestamp(self.now, UTC)
+        start = None if self.window == "all" else end - timedelta(
+            seconds=WINDOW_SECONDS[self.window] or 0)
         rules = single_rule(target, route=self.route, direct=self.direct, model=self.model)
+        where = "the ledger" if held.source.startswith("ledger") else "memory"
+        read = f"{len(calls):,} calls of {self.span}, from {where}"
         try:
-            result = replay(calls, rules, runtime.pricer, window=Window("held calls", None, end),
-                            seed=0, iterations=CONSOLE_ITERATIONS,
-                            source=f"the {len(calls):,} calls held by the console")
+            result = replay(calls, rules, runtime.pricer,
+                            window=Window(self.window, start, end), seed=0,
+                            iterations=CONSOLE_ITERATIONS,
+                            source=read)
         except ReplayError as e:
             self.post_message(self.Computed(f"Cannot replay: {e}"))
             return
-        text = summary_text(result)
-        evicted = runtime.store.stats().evicted_calls
-        if evicted:
-            text += (f"\nOnly the calls still held are replayed: {evicted:,} older calls were "
-                     f"evicted (--capacity).\n")
+        text = f"Replayed {read}.\n" + summary_text(result)
+        if held.in_window > len(calls):
+            text += (f"\nOnly the newest {len(calls):,} of the window's {held.in_window:,} calls "
+                     f"are replayed (plano obs whatif --ledger reads them all).\n")
+        if held.evicted and self.window == "all":
+            text += (f"\nOnly the calls still held are replayed: {held.evicted:,} older calls "
+                     f"were evicted (--capacity).\n")
         self.post_message(self.Computed(text))
 
     def on_what_if_screen_computed(self, message: Computed) -> None:
