@@ -105,8 +105,12 @@ def _kv(key: str, value: object) -> KeyValue:
 class DemoTraffic:
     """A deterministic source of gateway traces (inbound, routing, LLM, sometimes agent spans)."""
 
-    def __init__(self, seed: int = 7, *, error_rate: float = 0.05, flag_rate: float = 0.05):
+    def __init__(self, seed: int = 7, *, error_rate: float = 0.05, flag_rate: float = 0.05,
+                 id_salt: int = 0):
         self.rng = random.Random(seed)
+        #: XORed into every trace id: the same seed then sends the same traffic under other
+        #: ids, which a receiver (or a ledger) that saw an earlier run does not drop as retries.
+        self.id_salt = id_salt
         self.error_rate = error_rate
         self.flag_rate = flag_rate
         self._sessions: list[tuple[str, int]] = []  # (session id, turns left)
@@ -117,13 +121,19 @@ class DemoTraffic:
 
     def _ids(self) -> tuple[bytes, bytes]:
         rng = self.rng
-        return rng.randbytes(16), rng.randbytes(8)
+        trace_id = rng.randbytes(16)
+        if self.id_salt:
+            trace_id = (int.from_bytes(trace_id, "big") ^ self.id_salt).to_bytes(16, "big")
+        return trace_id, rng.randbytes(8)
 
     def _session(self) -> str:
         rng = self.rng
         if not self._sessions or (len(self._sessions) < 12 and rng.random() < 0.3):
             self._session_serial += 1
-            self._sessions.append((f"sess-{self._session_serial:04d}", rng.randint(2, 9)))
+            # With a salt, a run's sessions are its own too (a prefix of it in their names).
+            run = f"{self.id_salt & 0xfff:03x}-" if self.id_salt else ""
+            self._sessions.append((f"sess-{run}{self._session_serial:04d}",
+                                   rng.randint(2, 9)))
         i = rng.randrange(len(self._sessions))
         sid, left = self._sessions[i]
         if left <= 1:
@@ -348,7 +358,8 @@ class DemoSender:
     def __init__(self, target: str, *, seed: int = 7, per_minute: int = 120,
                  backfill_minutes: int = 20, clock=time.time):  # type: ignore[no-untyped-def]
         self.target = target
-        self.traffic = DemoTraffic(seed)
+        # Each run its own trace ids: a restarted demo's calls are new calls, not retries.
+        self.traffic = DemoTraffic(seed, id_salt=random.SystemRandom().getrandbits(128) | 1)
         self.per_minute = per_minute
         self.backfill_minutes = backfill_minutes
         self.clock = clock

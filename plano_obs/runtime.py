@@ -33,6 +33,8 @@ ERRORS_SEEDED = 200
 #: The most calls the console replays for a what-if (the newest of its window): a million
 #: calls replay in seconds and fit in memory; a 30-day ledger may hold many more.
 REPLAY_CALLS = 1_000_000
+#: Minutes of history the demo sends first, to a console that has none.
+DEMO_BACKFILL_MINUTES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +226,18 @@ class Runtime:
             target = f"[{host}]" if ":" in host else host
             target += f":{self.receiver.port}"
             self.demo = DemoSender(target, seed=self.settings.seed,
-                                   per_minute=self.settings.demo_rate, clock=self.clock)
+                                   per_minute=self.settings.demo_rate, clock=self.clock,
+                                   backfill_minutes=self._demo_backfill_minutes())
             self.demo.start()
+
+    def _demo_backfill_minutes(self) -> int:
+        """The demo's history: 20 minutes, but never over what the ledger already holds (a
+        restarted demo goes on from its last call instead of doubling the last minutes)."""
+        status = self.ledger.status() if self.ledger is not None else None
+        if status is None or status.last_ns is None:
+            return DEMO_BACKFILL_MINUTES
+        gap_min = (self.clock() - status.last_ns / 1e9) / 60
+        return max(0, min(DEMO_BACKFILL_MINUTES, int(gap_min)))
 
     def stop(self) -> None:
         """Stop the demo and the receivers, then write what the ledger has yet to derive."""

@@ -70,3 +70,28 @@ def test_sender_delivers_history_and_live_traffic_over_grpc():
         assert store.stats().calls == sender.sent_traces > 300
     finally:
         receiver.stop(grace=0)
+
+
+def test_a_second_demo_run_with_the_same_seed_adds_calls_rather_than_retries():
+    """A restarted demo (same seed, so the same traffic) sends other trace ids: a receiver
+    that saw the first run, or a ledger that kept it, counts every call of the second."""
+    store = Store()
+    receiver = Receiver(store, "127.0.0.1", 0)
+    receiver.start()
+    try:
+        sent = 0
+        for _ in range(2):
+            sender = DemoSender(f"127.0.0.1:{receiver.port}", seed=1, per_minute=120,
+                                backfill_minutes=1)
+            sender.start()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and store.stats().calls < sent + 100:
+                time.sleep(0.05)
+            sender.stop()
+            time.sleep(0.1)
+            assert sender.errors == 0
+            sent += sender.sent_traces
+            assert store.stats().calls == sent
+        assert store.stats().duplicate_spans == 0
+    finally:
+        receiver.stop(grace=0)

@@ -76,6 +76,20 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def _size_parts(path: Path, used: int) -> str:
+    """What of the size is not calls: free pages left by pruning, the write-ahead log."""
+    parts = []
+    try:
+        main, wal = path.stat().st_size, Path(str(path) + "-wal")
+        if main > used * 1.1:
+            parts.append(f"{_size(main - used)} free")
+        if wal.exists() and wal.stat().st_size:
+            parts.append(f"{_size(wal.stat().st_size)} write-ahead log")
+    except OSError:
+        pass
+    return "".join(f", {p}" for p in parts)
+
+
 def _info(path: Path) -> int:
     ledger = open_for_reading(path)
     try:
@@ -87,9 +101,7 @@ def _info(path: Path) -> int:
         per_call = f" ({used / info.calls:,.0f} bytes per call)" if info.calls else ""
         lines = [
             ("ledger", str(path)),
-            ("size", _size(info.size_bytes) + per_call + (
-                f", {_size(info.size_bytes - used)} free" if info.size_bytes > used * 1.1
-                else "")),
+            ("size", _size(info.size_bytes) + per_call + _size_parts(path, used)),
             ("calls", f"{info.calls:,}"),
             ("from", _when(info.first_ns)),
             ("to", _when(info.last_ns)),

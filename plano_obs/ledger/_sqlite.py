@@ -31,6 +31,10 @@ from plano_obs.model import LLMCall, SpanRecord
 __all__ = ["Ledger", "LedgerError", "LedgerInfo", "open_for_reading"]
 
 _BUSY_TIMEOUT_MS = 5_000
+#: The condition of the partial index ``calls_kept`` (a query must say it to use the index).
+_KEPT_WHERE = "c.flags & 3 != 0"
+#: How far apart the end times of one trace's LLM calls are looked for around a kept one.
+_TRACE_SPREAD_NS = 3600 * 10**9
 _INSERT_CALL = (f"INSERT INTO calls ({', '.join(_rows.CALL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_rows.CALL_COLUMNS))})")
 _INSERT_SPAN = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) "
@@ -411,8 +415,12 @@ class Ledger:
 
     def get_call(self, trace_id: str, span_id: str) -> LLMCall | None:
         """One call by its ids, with its span's attributes and signal events when kept."""
-        rows = self._select_calls("c.trace_id = ? AND c.span_id = ?",
-                                  (_rows.id_bytes(trace_id), _rows.id_bytes(span_id)), limit=1)
+        ids = (_rows.id_bytes(trace_id), _rows.id_bytes(span_id))
+        # Flagged and failed calls (the ones drilled into after a restart) through the partial
+        # index; any other call not held in memory costs a scan of the table.
+        rows = self._select_calls(f"{_KEPT_WHERE} AND c.trace_id = ? AND c.span_id = ?", ids,
+                                  limit=1) or self._select_calls(
+            "c.trace_id = ? AND c.span_id = ?", ids, limit=1)
         if not rows:
             return None
         span = self._read(lambda con: con.execute(
@@ -433,8 +441,16 @@ class Ledger:
 
     def trace_calls(self, trace_id: str) -> list[LLMCall]:
         """The calls of a trace, in start order."""
-        return [_rows.call_of(r) for r in self._select_calls(
-            "c.trace_id = ?", (_rows.id_bytes(trace_id),), order="c.start_ns, c.id")]
+        tid = _rows.id_bytes(trace_id)
+        kept = self._select_calls(f"{_KEPT_WHERE} AND c.trace_id = ?", (tid,))
+        if kept:  # its other calls ended near it: read that stretch only
+            ends = [r[1] for r in kept]
+            rows = self._select_calls("c.end_ns >= ? AND c.end_ns <= ? AND c.trace_id = ?",
+                                      (min(ends) - _TRACE_SPREAD_NS, max(ends) + _TRACE_SPREAD_NS,
+                                       tid), order="c.start_ns, c.id")
+        else:
+            rows = self._select_calls("c.trace_id = ?", (tid,), order="c.start_ns, c.id")
+        return [_rows.call_of(r) for r in rows]
 
     def span_keys(self, limit: int) -> list[str]:
         """trace id + span id of the newest calls (an exporter may still retry them)."""
@@ -522,8 +538,10 @@ class Ledger:
 
     def time_span(self) -> tuple[int | None, int | None]:
         """End time (ns) of the oldest and the newest call held."""
+        # Two lookups at the ends of the index (min and max together would scan all of it).
         return self._read(lambda con: con.execute(
-            "SELECT min(end_ns), max(end_ns) FROM calls").fetchone())
+            "SELECT (SELECT min(end_ns) FROM calls), (SELECT max(end_ns) FROM calls)"
+        ).fetchone())
 
 
 def kept_flags(call: LLMCall) -> bool:
