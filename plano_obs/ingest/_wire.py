@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from plano_obs.ingest.attributes import MODEL_KEYS
 
-__all__ = ["ExportView", "SpanHead", "LLM_KEY_HINT", "LLM_KEY_MARKERS", "key_value"]
+__all__ = ["ExportView", "SpanHead", "LLM_KEY_HINT", "key_value"]
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -61,17 +61,15 @@ def _build() -> tuple[type, type]:
     req = fdp.message_type.add(name="ExportView")
     _field(req, "resource_spans", 1, _F.TYPE_MESSAGE, repeated=True,
            type_name=".plano_obs.wire.ResourceSpansView")
+    # A Span, every field as strict as Span's own, but its attributes kept as serialized
+    # KeyValues: building a Python object per attribute is most of the cost of a full parse.
     head = fdp.message_type.add(name="SpanHead")
-    _field(head, "trace_id", 1, _F.TYPE_BYTES)
-    _field(head, "span_id", 2, _F.TYPE_BYTES)
-    _field(head, "parent_span_id", 4, _F.TYPE_BYTES)
-    _field(head, "name", 5, _F.TYPE_STRING)
-    _field(head, "start_time_unix_nano", 7, _F.TYPE_FIXED64)
-    _field(head, "end_time_unix_nano", 8, _F.TYPE_FIXED64)
-    _field(head, "attributes", 9, _F.TYPE_BYTES, repeated=True)
-    _field(head, "events", 11, _F.TYPE_MESSAGE, repeated=True,
-           type_name=".opentelemetry.proto.trace.v1.Span.Event")
-    _field(head, "status", 15, _F.TYPE_MESSAGE, type_name=".opentelemetry.proto.trace.v1.Status")
+    trace_pb2.Span.DESCRIPTOR.CopyToProto(head)
+    head.name = "SpanHead"
+    del head.nested_type[:], head.enum_type[:]  # its fields keep naming Span's Event and Link
+    (attributes,) = (f for f in head.field if f.number == 9)
+    attributes.type = _F.TYPE_BYTES
+    attributes.ClearField("type_name")
     pool.Add(fdp)
     return (
         message_factory.GetMessageClass(pool.FindMessageTypeByName("plano_obs.wire.ExportView")),
@@ -183,16 +181,6 @@ def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
     return msg.key, convert(msg.value)
 
 
-def _key_marker(key: str) -> bytes:
-    """The exact bytes of a KeyValue's key field: tag 1 (length-delimited), length, key."""
-    raw = key.encode()
-    assert len(raw) < 128  # one-byte length varint
-    return b"\x0a" + bytes([len(raw)]) + raw
-
-
-#: A span whose bytes hold none of these cannot carry an LLM model attribute. A span that holds
-#: one by accident (inside some string value) is parsed in full and checked properly.
-LLM_KEY_MARKERS: tuple[bytes, ...] = tuple(_key_marker(k) for k in MODEL_KEYS)
-#: In every marker: one search for it rules most context spans out at a third of the cost.
+#: In every model key: a span without these bytes is context, whatever it holds.
 LLM_KEY_HINT = b".model"
-assert all(LLM_KEY_HINT in m for m in LLM_KEY_MARKERS)
+assert all(LLM_KEY_HINT in key.encode() for key in MODEL_KEYS)
