@@ -34,8 +34,8 @@ from plano_obs.ingest._values import (
     attributes,
     bound,
 )
-from plano_obs.ingest._wire import LLM_KEY_HINT, ExportView, SpanHead, key_value
-from plano_obs.ingest.attributes import CALL_ATTRIBUTES, KIND_OF_KEY, MODEL_KEYS
+from plano_obs.ingest._wire import LLM_KEY_HINT, LONG, ExportView, SpanHead, key_value, short_value
+from plano_obs.ingest.attributes import CALL_ATTRIBUTES, KIND_OF_KEY, MODEL_KEYS, Kind
 from plano_obs.ingest.signals import SIGNAL_MARKER, signal_event, signals
 from plano_obs.model import (
     API_PATHS,
@@ -87,14 +87,20 @@ def parse_span_name(name: str) -> tuple[str | None, str | None, str | None, bool
 # --- spans ------------------------------------------------------------------------------------
 
 
+_NO_TRACE_ID = bytes(16)
+_NO_SPAN_ID = bytes(8)
+
+
 def _ids(trace_id: bytes, span_id: bytes, parent: bytes) -> tuple[str, str, str | None]:
-    if len(trace_id) != 16 or not any(trace_id):
+    if len(trace_id) != 16 or trace_id == _NO_TRACE_ID:
         raise Bad(f"invalid trace id ({len(trace_id)} bytes)")
-    if len(span_id) != 8 or not any(span_id):
+    if len(span_id) != 8 or span_id == _NO_SPAN_ID:
         raise Bad(f"invalid span id ({len(span_id)} bytes)")
-    if parent and len(parent) != 8:
+    if not parent or parent == _NO_SPAN_ID:
+        return trace_id.hex(), span_id.hex(), None
+    if len(parent) != 8:
         raise Bad(f"invalid parent span id ({len(parent)} bytes)")
-    return trace_id.hex(), span_id.hex(), (parent.hex() if parent and any(parent) else None)
+    return trace_id.hex(), span_id.hex(), parent.hex()
 
 
 def _times(start: int, end: int) -> None:
@@ -102,6 +108,15 @@ def _times(start: int, end: int) -> None:
         raise Bad("missing start time")
     if end and end < start:
         raise Bad("end time before start time")
+
+
+@functools.lru_cache(maxsize=1024)  # a few statuses repeat; most spans have none
+def span_status(status: bytes) -> tuple[str, str | None]:
+    """A serialized ``Status`` as (unset|ok|error, its message or None); raises DecodeError."""
+    if not status:
+        return "unset", None
+    st = _FromStatus(status)
+    return _STATUS.get(st.code, "unset"), bound(st.message) if st.message else None
 
 
 class SpanAttributes(Mapping[str, Any]):
@@ -200,38 +215,55 @@ def _general_fields(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     return fields
 
 
-#: A key that feeds a field as its first choice -> (field, kind). Keys that are only fallbacks
-#: are left to the general reading, which knows which one wins.
-_FIRST_CHOICE = {a.keys[0]: (a.field, a.kind) for a in CALL_ATTRIBUTES}
+#: Where a key's value goes in the fast reading: (field, kind, key) for a key that feeds a field
+#: as its first choice; ("", None, key) for a key that is only a fallback, left to the general
+#: reading, which knows which one wins; (None, None, key) for a key outside the table.
+_Target = tuple[str | None, Kind | None, str]
+_TARGETS: dict[str, _Target] = {key: ("", None, key) for key in KIND_OF_KEY}
+_TARGETS.update((a.keys[0], (a.field, a.kind, a.keys[0])) for a in CALL_ATTRIBUTES)
+#: The same by a KeyValue's key field as it is on the wire (0x0A, one-byte length, key), for
+#: keys seen; bounded, as keys come from the sender.
+_TARGETS_BY_FIELD: dict[bytes, _Target] = {}
+_TARGETS_BY_FIELD_MAX = 4096
 #: Pairs the fast reading yields: nothing for a key outside the table (falsy, so dict() skips
 #: it), and a pair whose field is "" when the span needs the general reading.
 _OUTSIDE_TABLE: tuple[()] = ()
 _GENERAL = ("", None)
-#: Serialized KeyValue -> its pair. Bounded: cleared when full (values such as request ids never
-#: repeat; the ones that do come back within a few spans).
+#: Serialized KeyValue -> its pair. Bounded: cleared when full (the values that repeat come
+#: back within a few spans). A request id is new with every call, so none is kept.
 _PAIRS: dict[bytes, tuple[str, Any] | tuple[()]] = {}
-_PAIRS_MAX = 16_384
+_PAIRS_MAX = 32_768
 _PAIR_MAX_BYTES = 128  # longer KeyValues are read every time
 
 
 def _pair(kv: bytes) -> tuple[str, Any] | tuple[()]:
-    """The fast reading of one serialized KeyValue, read strictly (and cached)."""
+    """The fast reading of one serialized KeyValue, read as protobuf reads it (and cached)."""
     try:
-        key, value = key_value(kv, any_value)
-    except (DecodeError, UnicodeDecodeError):  # the general reading says why
+        end = kv[1] + 2  # when the KeyValue starts with its key, of length < 128
+        target = _TARGETS_BY_FIELD.get(kv[:end])
+        value = LONG if target is None else short_value(kv, end)
+        if value is LONG:
+            key, value = key_value(kv, any_value)
+            target = _TARGETS.get(key) or (None, None, key)
+            if kv[0] == 0x0A and kv[1] < 0x80 and kv[2:end] == key.encode():
+                if len(_TARGETS_BY_FIELD) >= _TARGETS_BY_FIELD_MAX:
+                    _TARGETS_BY_FIELD.clear()
+                _TARGETS_BY_FIELD[kv[:end]] = target
+    except (IndexError, DecodeError, UnicodeDecodeError):  # the general reading says why
         return _GENERAL
-    if key in _FIRST_CHOICE:
-        field, kind = _FIRST_CHOICE[key]
+    field, kind, key = target  # type: ignore[misc]  # set whenever value is
+    pair: Any
+    if kind is not None:
         if type(value) is str and len(value) > MAX_STRING_CHARS:
             value = bound(value)
         try:
             value = kind(value, key)
         except Bad:
             value = None
-        pair: tuple[str, Any] | tuple[()] = _GENERAL if value is None else (field, value)
+        pair = _GENERAL if value is None else (field, value)
     else:
-        pair = _GENERAL if key in KIND_OF_KEY else _OUTSIDE_TABLE
-    if len(kv) <= _PAIR_MAX_BYTES:
+        pair = _OUTSIDE_TABLE if field is None else _GENERAL
+    if len(kv) <= _PAIR_MAX_BYTES and field != "request_id":
         if len(_PAIRS) >= _PAIRS_MAX:
             _PAIRS.clear()
         _PAIRS[kv] = pair
@@ -285,10 +317,8 @@ def _llm_call(sp: Any, raw: bytes, fields: dict[str, Any], attrs: Mapping[str, A
                 ttft_event_ms = (ev.time_unix_nano - start) / 1e6
         if fields["ttft_ms"] is None:
             fields["ttft_ms"] = ttft_event_ms
-    status = sp.status
-    fields["span_status"] = span_status = _STATUS.get(status.code, "unset")
-    message = status.message
-    fields["span_status_message"] = status_message = bound(message) if message else None
+    fields["span_status"], fields["span_status_message"] = status, status_message = (
+        span_status(sp.status))
     # Fallbacks that are not attributes: the span name, service.name, the span's own times.
     if fields["request_id"] is None:
         fields["request_id"] = fields["span_id"]
@@ -300,7 +330,7 @@ def _llm_call(sp: Any, raw: bytes, fields: dict[str, Any], attrs: Mapping[str, A
         fields["provider"] = service
     if fields["duration_ms"] is None and end > start:
         fields["duration_ms"] = (end - start) / 1e6
-    if fields["error_message"] is None and span_status == "error" and status_message:
+    if fields["error_message"] is None and status == "error" and status_message:
         fields["error_message"] = status_message
     if has_signals:  # a few calls: read every attribute now, once
         if attrs is None:
@@ -319,13 +349,12 @@ _NOT_DECODED_EVENTS: tuple = ()
 def _context_span(head: Any, raw: bytes, service: str | None,
                   ids: tuple[str, str, str | None]) -> SpanRecord:
     trace_id, span_id, parent = ids
-    status = head.status
+    status, status_message = span_status(head.status)
     start = head.start_time_unix_nano
     return SpanRecord(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent,
         name=bound(head.name, MAX_NAME_CHARS), service=service, start_ns=start,
-        end_ns=head.end_time_unix_nano or start, status=_STATUS.get(status.code, "unset"),
-        status_message=bound(status.message) if status.message else None,
+        end_ns=head.end_time_unix_nano or start, status=status, status_message=status_message,
         attributes=_NOT_DECODED_ATTRS, events=_NOT_DECODED_EVENTS, raw=raw,
     )
 
@@ -340,6 +369,7 @@ def _service(resource: Any) -> str | None:
 
 _FromSpan = trace_pb2.Span.FromString
 _FromHead = SpanHead.FromString
+_FromStatus = trace_pb2.Status.FromString
 
 
 def decode_request(request: bytes | ExportTraceServiceRequest) -> DecodeResult:
