@@ -371,10 +371,10 @@ def test_an_unexpected_failure_rejects_only_that_span(monkeypatch):
 
     real = decode._llm_call
 
-    def flaky(sp, raw, attrs, typed, service, ids):
-        if attrs.get("request_id") == "boom":
+    def flaky(sp, raw, fields, attrs, service, ids):
+        if fields.get("request_id") == "boom":
             raise RuntimeError("bug")
-        return real(sp, raw, attrs, typed, service, ids)
+        return real(sp, raw, fields, attrs, service, ids)
 
     monkeypatch.setattr(decode, "_llm_call", flaky)
     result = decode_request(request(span(llm_attrs(request_id="boom")), span(llm_attrs())))
@@ -391,16 +391,24 @@ def test_an_overlong_int_reads_as_protobuf_reads_it():
     assert any_value(raw, lambda v: None) == common_pb2.AnyValue.FromString(raw).int_value
 
 
-@pytest.mark.parametrize("where", ["short value", "long value", "key"])
+@pytest.mark.parametrize("where", ["short value", "long value", "key", "value outside the table",
+                                   "signal event"])
 def test_an_attribute_that_is_not_utf8_rejects_its_span_whatever_its_length(where):
-    """Short attributes are read without protobuf, long ones with it: both refuse what protobuf
-    refuses, and the other spans of the request are untouched."""
+    """Short attributes are read without protobuf, long ones with it, and attributes the call
+    does not use are not converted at all: each refuses what protobuf refuses, and the other
+    spans of the request are untouched."""
     attrs = llm_attrs()
+    events = None
     if where == "key":
         attrs["caf\u00e9"] = "v"
+    elif where == "value outside the table":
+        attrs["llm.user_message_preview"] = "caf\u00e9"
+    elif where == "signal event":
+        events = [event("signal.interaction.misalignment.correction",
+                        {"signal.snippet": "caf\u00e9"})]
     else:
         attrs["plano.route.name"] = ("x" * 300 if where == "long value" else "") + "caf\u00e9"
-    raw = request(span(attrs), span(llm_attrs())).SerializeToString()
+    raw = request(span(attrs, events=events), span(llm_attrs())).SerializeToString()
     bad = raw.replace("\u00e9".encode(), b"\xff\xfe")
     assert bad != raw
     result = decode_request(bad)

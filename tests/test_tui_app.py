@@ -14,6 +14,7 @@ from textual.widgets import Input, Markdown, Static
 
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
+from plano_obs.ingest.store import Store
 from plano_obs.model import DecodeResult, LLMCall, SignalEvent, Signals, SpanRecord
 from plano_obs.runtime import Runtime
 from plano_obs.settings import Settings
@@ -21,7 +22,7 @@ from plano_obs.tui.app import ObsApp
 from plano_obs.tui.probe import watcher_count
 from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
 from plano_obs.tui.screens.confirm import ConfirmScreen
-from plano_obs.tui.screens.detail import DetailScreen
+from plano_obs.tui.screens.detail import DetailScreen, trace_json
 from plano_obs.tui.screens.help import HelpScreen
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
@@ -36,6 +37,8 @@ from plano_obs.tui.widgets.spans import SpanTable
 from plano_obs.tui.widgets.status import StatusLine
 from plano_obs.tui.widgets.totals import WindowTotals
 
+from otlp_fixtures import llm_attrs, span
+from otlp_fixtures import request as otlp_request
 from tui_pilot import running, settled
 
 SIZE = (120, 40)
@@ -172,8 +175,23 @@ async def test_x_on_the_detail_writes_the_trace_as_json(demo: Runtime, tmp_path:
         (path,) = tmp_path.glob("plano-obs-trace-*.json")
         doc = json.loads(path.read_text())
         assert doc["call"]["request_id"] == detail.call.request_id
+        # Every attribute of the call, though ingest decoded only the ones it uses.
+        assert doc["call"]["attributes"]["llm.model"] == detail.call.model
+        assert doc["call"]["attributes"] == dict(detail.call.attributes)
         assert {s["service"] for s in doc["spans"]} >= {"plano(llm)", "plano(inbound)"}
+        (llm_span,) = (s for s in doc["spans"] if s["span_id"] == detail.call.span_id)
+        assert llm_span["attributes"] == doc["call"]["attributes"]
         assert any(str(path) in n.message for n in app._notifications)
+
+
+def test_the_trace_export_holds_the_attributes_ingest_did_not_read() -> None:
+    store = Store()
+    attrs = llm_attrs(**{"llm.user_message_preview": "hi", "component": "llm"})
+    store.ingest(decode_request(otlp_request(span(attrs))))
+    (call,) = store.recent_calls()
+    doc = json.loads(trace_json(call, store.trace(call.trace_id)))
+    assert doc["call"]["attributes"] == attrs
+    assert doc["spans"][0]["attributes"] == attrs
 
 
 async def test_t_shows_every_turn_of_the_session(demo: Runtime) -> None:

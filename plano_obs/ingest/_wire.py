@@ -20,7 +20,9 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from plano_obs.ingest.attributes import MODEL_KEYS
 
-__all__ = ["ExportView", "SpanHead", "LLM_KEY_HINT", "LLM_KEY_MARKERS", "key_value"]
+__all__ = [
+    "LLM_KEY_HINT", "LONG", "ExportView", "SpanHead", "any_value", "key_value", "short_value",
+]
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -61,17 +63,18 @@ def _build() -> tuple[type, type]:
     req = fdp.message_type.add(name="ExportView")
     _field(req, "resource_spans", 1, _F.TYPE_MESSAGE, repeated=True,
            type_name=".plano_obs.wire.ResourceSpansView")
+    # A Span, every field as strict as Span's own, but its attributes kept as serialized
+    # KeyValues (building a Python object per attribute is most of the cost of a full parse)
+    # and its status as serialized Status (decode.span_status reads it).
     head = fdp.message_type.add(name="SpanHead")
-    _field(head, "trace_id", 1, _F.TYPE_BYTES)
-    _field(head, "span_id", 2, _F.TYPE_BYTES)
-    _field(head, "parent_span_id", 4, _F.TYPE_BYTES)
-    _field(head, "name", 5, _F.TYPE_STRING)
-    _field(head, "start_time_unix_nano", 7, _F.TYPE_FIXED64)
-    _field(head, "end_time_unix_nano", 8, _F.TYPE_FIXED64)
-    _field(head, "attributes", 9, _F.TYPE_BYTES, repeated=True)
-    _field(head, "events", 11, _F.TYPE_MESSAGE, repeated=True,
-           type_name=".opentelemetry.proto.trace.v1.Span.Event")
-    _field(head, "status", 15, _F.TYPE_MESSAGE, type_name=".opentelemetry.proto.trace.v1.Status")
+    trace_pb2.Span.DESCRIPTOR.CopyToProto(head)
+    head.name = "SpanHead"
+    del head.nested_type[:], head.enum_type[:]  # its fields keep naming Span's Event and Link
+    # The status too: it is empty on most spans, and its bytes cost less than a message.
+    for f in head.field:
+        if f.number in (9, 15):
+            f.type = _F.TYPE_BYTES
+            f.ClearField("type_name")
     pool.Add(fdp)
     return (
         message_factory.GetMessageClass(pool.FindMessageTypeByName("plano_obs.wire.ExportView")),
@@ -121,7 +124,7 @@ def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
     try:
         if tag == 0x0A:  # string_value
             n, pos = _varint(b, 1)
-            if pos + n == len(b):
+            if pos + n == len(b) and pos <= 11:
                 return b[pos:].decode()
         elif tag == 0x18:  # int_value
             v, pos = _varint(b, 1)
@@ -129,7 +132,7 @@ def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
                 v &= _UINT64  # as protobuf reads an overlong one
                 return v - (1 << 64) if v >= _INT64 else v
         elif tag == 0x10:  # bool_value
-            if len(b) == 2:
+            if len(b) == 2 and b[1] < 0x80:
                 return b[1] != 0
         elif tag == 0x21:  # double_value
             if len(b) == 9:
@@ -139,13 +142,53 @@ def any_value(b: bytes, convert: Callable[[Any], Any]) -> Any:
     return convert(_FromAnyValue(b))
 
 
-def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
-    """A serialized ``KeyValue`` as (key, value), parsing the common layouts without protobuf.
+#: What ``short_value`` returns for a KeyValue whose value it leaves to ``key_value``.
+LONG = object()
 
-    KeyValue = 0x0A len key [0x12 len AnyValue]. Short scalars (one-byte lengths, ints up to
-    three varint bytes) are read right here, as they are most of a gateway span's attributes;
-    other lengths through ``any_value``; anything else (arrays, maps, odd encodings) through
-    protobuf, with ``convert``.
+
+def short_value(kv: bytes, end: int) -> Any:
+    """The value of the serialized KeyValue ``kv`` whose key field ends at ``end``, when the rest
+    is one AnyValue of a layout most attributes have: a string shorter than 124 bytes, an int of
+    up to three varint bytes, a bool or a double. ``LONG`` for anything else.
+
+    Every length and varint byte is checked as protobuf checks it: what this reads, protobuf
+    reads the same; what protobuf refuses, this leaves to ``key_value``.
+    """
+    n = len(kv) - end - 3  # the AnyValue's bytes after its own tag
+    if not 0 < n < 126 or kv[end] != 0x12 or kv[end + 1] != n + 1:  # a one-byte length
+        return LONG
+    tag = kv[end + 2]
+    b0 = kv[end + 3]
+    if tag == 0x0A:  # string_value
+        if b0 == n - 1:
+            return kv[end + 4 :].decode()
+    elif tag == 0x18:  # int_value
+        if n == 1:
+            if b0 < 0x80:
+                return b0
+        elif n == 2:
+            b1 = kv[end + 4]
+            if b0 >= 0x80 and b1 < 0x80:
+                return (b0 & 0x7F) | (b1 << 7)
+        elif n == 3:
+            b1, b2 = kv[end + 4], kv[end + 5]
+            if b0 >= 0x80 and b1 >= 0x80 and b2 < 0x80:
+                return (b0 & 0x7F) | ((b1 & 0x7F) << 7) | (b2 << 14)
+    elif tag == 0x10:  # bool_value
+        if n == 1 and b0 < 0x80:
+            return b0 != 0
+    elif tag == 0x21:  # double_value
+        if n == 8:
+            return _unpack_double(kv, end + 3)[0]
+    return LONG
+
+
+def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
+    """A serialized ``KeyValue`` as (key, value), as protobuf reads it.
+
+    KeyValue = 0x0A len key [0x12 len AnyValue]. The common layouts are read here (one-byte key
+    length; ``short_value``, then ``any_value``); anything else (arrays, maps, odd encodings)
+    through protobuf, with ``convert``.
     """
     size = len(kv)
     try:
@@ -153,29 +196,12 @@ def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
             end = kv[1] + 2  # the value field's tag; a KeyValue with no value ends before it
             if end == size:
                 return kv[2:end].decode(), None
+            value = short_value(kv, end)
+            if value is not LONG:
+                return kv[2:end].decode(), value
             if kv[end] == 0x12:
-                n = size - end - 3  # bytes after the AnyValue's tag, if its length is one byte
-                if kv[end + 1] == n + 1 and n > 0:
-                    tag = kv[end + 2]
-                    if tag == 0x0A:  # string_value, shorter than 128 bytes
-                        if kv[end + 3] == n - 1:
-                            return kv[2:end].decode(), kv[end + 4 :].decode()
-                    elif tag == 0x18:  # int_value, up to 3 varint bytes
-                        b0 = kv[end + 3]
-                        if n == 1:
-                            return kv[2:end].decode(), b0
-                        if n == 2 and b0 >= 0x80 and kv[end + 4] < 0x80:
-                            return kv[2:end].decode(), (b0 & 0x7F) | (kv[end + 4] << 7)
-                        if n == 3 and b0 >= 0x80 and kv[end + 4] >= 0x80 and kv[end + 5] < 0x80:
-                            return kv[2:end].decode(), ((b0 & 0x7F) | ((kv[end + 4] & 0x7F) << 7)
-                                                        | (kv[end + 5] << 14))
-                    elif tag == 0x21:  # double_value
-                        if n == 8:
-                            return kv[2:end].decode(), _unpack_double(kv, end + 3)[0]
-                    elif tag == 0x10 and n == 1:  # bool_value
-                        return kv[2:end].decode(), kv[end + 3] != 0
                 vlen, pos = _varint(kv, end + 1)
-                if pos + vlen == size:
+                if pos + vlen == size and pos <= end + 11:
                     return kv[2:end].decode(), any_value(kv[pos:], convert)
     except IndexError:
         pass
@@ -183,16 +209,6 @@ def key_value(kv: bytes, convert: Callable[[Any], Any]) -> tuple[str, Any]:
     return msg.key, convert(msg.value)
 
 
-def _key_marker(key: str) -> bytes:
-    """The exact bytes of a KeyValue's key field: tag 1 (length-delimited), length, key."""
-    raw = key.encode()
-    assert len(raw) < 128  # one-byte length varint
-    return b"\x0a" + bytes([len(raw)]) + raw
-
-
-#: A span whose bytes hold none of these cannot carry an LLM model attribute. A span that holds
-#: one by accident (inside some string value) is parsed in full and checked properly.
-LLM_KEY_MARKERS: tuple[bytes, ...] = tuple(_key_marker(k) for k in MODEL_KEYS)
-#: In every marker: one search for it rules most context spans out at a third of the cost.
+#: In every model key: a span without these bytes is context, whatever it holds.
 LLM_KEY_HINT = b".model"
-assert all(LLM_KEY_HINT in m for m in LLM_KEY_MARKERS)
+assert all(LLM_KEY_HINT in key.encode() for key in MODEL_KEYS)

@@ -19,8 +19,9 @@ from plano_obs.model import SIGNAL_CATEGORIES, SignalEvent, Signals
 
 __all__ = ["SIGNAL_MARKER", "signal_event", "signals"]
 
-#: Bytes every signals attribute key holds: a span without them has no signal attributes.
-SIGNAL_MARKER = b"signals."
+#: Bytes every signal event's name and every signals attribute key hold: a span without them
+#: has neither.
+SIGNAL_MARKER = b"signal"
 
 #: legacy aggregate key -> the layered category it stands for (used when the layered key is absent)
 _LEGACY_COUNTS = {

@@ -247,11 +247,15 @@ def trace_json(call: LLMCall | None, spans: Sequence[SpanRecord]) -> str:
     def span_dict(s: SpanRecord) -> dict[str, Any]:
         d = asdict(s)
         d.pop("raw", None)
+        d["attributes"] = dict(s.attributes)  # an LLM span's are decoded when first read
         d["events"] = [{"time_ns": t, "name": n, "attributes": a} for t, n, a in s.events]
         return d
 
-    doc = {"call": asdict(call) if call is not None else None,
-           "spans": [span_dict(s) for s in spans]}
+    call_dict = None
+    if call is not None:
+        call_dict = asdict(call)
+        call_dict["attributes"] = dict(call.attributes)
+    doc = {"call": call_dict, "spans": [span_dict(s) for s in spans]}
     return json.dumps(doc, indent=2, default=str, ensure_ascii=False)
 
 
