@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,8 +142,10 @@ def test_schema_is_printed_and_a_real_process_exits_2_on_no_input(tmp_path):
     assert json.loads(out)["title"] == "plano obs whatif"
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
+    # A data directory of its own: other tests' consoles write the shared one's ledger.
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     done = subprocess.run([sys.executable, "-m", "plano_obs", "obs", "whatif", str(rules)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     assert done.returncode == 2
     # Without --from it reads the console's ledger; the tests' data directory has none.
     assert done.stderr.startswith("plano obs whatif: no ledger at ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plano_obs.analytics import NANO_PER_USD
@@ -223,4 +223,6 @@ def _jsonable(value: Any) -> Any:
         return value.hex()
     if isinstance(value, tuple | list | set | frozenset):
         return list(value)
+    if isinstance(value, Mapping):  # a span's attributes read lazily from its bytes
+        return dict(value)
     return str(value)
