@@ -4,7 +4,10 @@ Fills a ledger with ``--calls`` realistic calls over 30 days (``ledger_fill.py``
 the file already holds that many), then measures, as the console does them:
 
 - restart: a new runtime opens the ledger, seeds its analytics and store, and reads the first
-  frame of the main screen (the "all" document, trends, recent calls), in one process;
+  frame of the main screen (the "all" document, trends, recent calls), in one process. Its
+  clock is set one second after the ledger's newest call, so the restart finds a full last
+  hour of calls to seed the short windows with, as a console restarted at once would (a ledger
+  filled earlier would otherwise find its last hour empty);
 - the full rollup document of the 30-day, 7-day, 24-hour and 1-hour windows: the first read
   after the restart (cold) and the next one (a refresh);
 - the console, as a person starts it: a fresh process (``python``, imports, the runtime with its
@@ -33,8 +36,9 @@ from ledger_fill import fill  # noqa: E402
 
 TARGETS_S = {"restart": 2.0, "30d": 1.0, "1h": 0.1, "console": 2.0}
 
-#: Runs in a child process: start the console on a ledger (or none) and print the seconds from
-#: argv[2] (the parent's clock before spawning) to the first frame on screen.
+#: Runs in a child process: start the console on a ledger (or none), its clock at argv[3], and
+#: print the seconds from argv[2] (the parent's clock before spawning) to the first frame on
+#: screen, and the CPU seconds it used.
 _CONSOLE = """
 import asyncio, sys, time
 from plano_obs.runtime import Runtime
@@ -42,9 +46,11 @@ from plano_obs.settings import Settings
 from plano_obs.tui.app import ObsApp
 
 async def main():
-    rt = Runtime(Settings(offline=True, ledger=sys.argv[1], retain="none", port=0, http_port=0))
+    now = float(sys.argv[3])
+    rt = Runtime(Settings(offline=True, ledger=sys.argv[1], retain="none", port=0, http_port=0),
+                 clock=lambda: now)
     rt.start()
-    app = ObsApp(rt)
+    app = ObsApp(rt, clock=lambda: now)
     async with app.run_test(size=(120, 40)) as pilot:
         while getattr(app.screen, "frame", None) is None:
             await pilot.pause(0.005)
@@ -57,13 +63,14 @@ asyncio.run(main())
 """
 
 
-def console_start_s(ledger: str) -> tuple[float, float]:
+def console_start_s(ledger: str, now: float) -> tuple[float, float]:
     """Seconds from spawning a console process to its first frame on screen, and the CPU
     seconds the process used until then (less sensitive to other work on the machine)."""
     import subprocess
 
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", _CONSOLE, ledger, repr(t0)], check=True,
+    out = subprocess.run([sys.executable, "-c", _CONSOLE, ledger, repr(t0), repr(now)],
+                         check=True,
                          capture_output=True, text=True, cwd=HERE.parent).stdout
     wall, cpu = out.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
@@ -101,10 +108,12 @@ def main() -> int:
     from plano_obs.settings import Settings
     from plano_obs.tui.view import RECENT_SCAN, TREND_MINUTES
 
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    now = con.execute("SELECT max(end_ns) FROM calls").fetchone()[0] / 1e9 + 1
+    con.close()
     started, cpu0 = time.perf_counter(), time.process_time()
-    rt = Runtime(Settings(offline=True, ledger=str(path), retain="none"))
+    rt = Runtime(Settings(offline=True, ledger=str(path), retain="none"), clock=lambda: now)
     rt.open_ledger()
-    now = time.time()
     rt.analytics.document("all", now=now, stats=rt.store.stats(), pricing=rt.pricer.info())
     rt.analytics.trend(now, minutes=TREND_MINUTES)
     rt.store.recent_calls(RECENT_SCAN)
@@ -123,7 +132,7 @@ def main() -> int:
         times, cpus = [], []
         for _ in range(2):
             t0, c0 = time.perf_counter(), time.process_time()
-            doc = rt.analytics.document(window, now=time.time(), stats=rt.store.stats(),
+            doc = rt.analytics.document(window, now=now, stats=rt.store.stats(),
                                         pricing=rt.pricer.info())
             times.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
@@ -135,7 +144,8 @@ def main() -> int:
               f"{times[1] * 1000:6,.1f} ms ({cpus[1] * 1000:,.0f} CPU){goal}")
     rt.ledger.stop()
     for _ in range(2):
-        (wall, cpu), (none_wall, none_cpu) = console_start_s(str(path)), console_start_s("none")
+        (wall, cpu), (none_wall, none_cpu) = (console_start_s(str(path), now),
+                                                console_start_s("none", now))
         results["console"] = min(results.get("console", 1e9), wall)
         print(f"console start to first frame: {wall * 1000:,.0f} ms ({cpu * 1000:,.0f} ms CPU) "
               f"with the ledger, {none_wall * 1000:,.0f} ms ({none_cpu * 1000:,.0f} ms CPU) "

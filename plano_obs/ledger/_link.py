@@ -130,12 +130,13 @@ class LedgerLink:
             now_ns = int(self.clock() * 1e9)
             all_time = analytics.new_all()
             self.rollups.all_time(all_time)
-            recent = [c for i, c in ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9))
-                      if i <= through]
+            last_hour = list(ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9)))
+            recent = [c for i, c in last_hour if i <= through]
             kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
             kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
-            tail = [c for _, c in ledger.calls_after(through)]
-            newest = list(reversed(ledger.recent_calls(recent_calls))) if recent_calls else []
+            tail_rows = list(ledger.calls_after(through))
+            tail = [c for _, c in tail_rows]
+            newest = self._newest(recent_calls, last_hour, tail_rows)
             keys = ledger.span_keys(recent_keys) if recent_keys else []
             first, last = ledger.time_span()
             self._calls = self.rollups.calls_held()
@@ -158,6 +159,19 @@ class LedgerLink:
         if store is not None:
             store.seed(newest, keys)
         self._store, self._analytics = store, analytics
+
+    def _newest(self, n: int, *read: list[tuple[int, LLMCall]]) -> list[LLMCall]:
+        """The newest ``n`` calls by arrival, oldest first: taken from calls already read when
+        they hold every call from the n-th newest on (the usual case: they are the last hour),
+        else read."""
+        if n <= 0:
+            return []
+        pool = {i: c for rows in read for i, c in rows}
+        if len(pool) >= n:
+            ids = sorted(pool)[-n:]
+            if self.ledger.calls_from(ids[0]) == n:
+                return [pool[i] for i in ids]
+        return list(reversed(self.ledger.recent_calls(n)))
 
     def start(self) -> None:
         """Sync derived rows and apply retention in the background."""

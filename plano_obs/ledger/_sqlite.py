@@ -502,6 +502,12 @@ class Ledger:
                         start_ns=0, end_ns=0, request_id="", model=r[2], model_requested=r[3],
                         provider=r[4], api_path=r[5], prompt_tokens=1) for r in rows]
 
+    def calls_from(self, first_id: int) -> int:
+        """How many calls have an id of at least ``first_id``."""
+        row = self._read(lambda con: con.execute(
+            "SELECT count(*) FROM calls WHERE id >= ?", (first_id,)).fetchone())
+        return int(row[0])
+
     def last_id(self) -> int:
         """The id of the newest call (0 when empty)."""
         row = self._read(lambda con: con.execute("SELECT max(id) FROM calls").fetchone())
