@@ -33,7 +33,11 @@ log = logging.getLogger("plano_obs.ledger")
 
 #: Calls of the last hour (and a little more) are read back into the 10-second buckets.
 _RECENT_BUCKETS_S = 3600 + 30
-SYNC_INTERVAL_S = 2.0
+#: How often the analytics' hour parts are folded into the derived rows. Each fold rewrites the
+#: current hour's and day's rows whole, so it costs the same at any traffic: rarer is cheaper.
+#: Calls written since the last fold are derived from the raw rows when the ledger next opens
+#: (after a crash) or read raw by other readers, so nothing waits on it.
+SYNC_INTERVAL_S = 10.0
 #: Sessions a --since/--until range keeps, the most recently seen (as "all" does).
 _RANGE_SESSIONS = 10_000
 RETENTION_INTERVAL_S = 60.0
