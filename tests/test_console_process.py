@@ -21,8 +21,9 @@ EXIT_WITHIN_S = 15.0
 
 
 def _console(port: int, env: dict[str, str] | None = None) -> ConsoleUnderPty:
+    # OTLP/HTTP on a free port too: 4318 may be taken by whatever else runs on the machine.
     console = ConsoleUnderPty(["--demo", "--offline", "--demo-rate", "3000",
-                               "--port", str(port)], env=env)
+                               "--port", str(port), "--http-port", "0"], env=env)
     assert console.wait_for(b"Latest call"), console.output[-2000:]
     return console
 
