@@ -6,7 +6,7 @@ their token, latency and streaming distributions, five routes with direct traffi
 conversations of 2 to 20 turns. They are priced with the embedded catalog and written as the
 receiver writes them (raw rows, kept spans of flagged and failed calls), and derived into hour
 and day rows as the console's sync does, 50,000 calls per transaction; nothing is decoded from
-protobuf, so a million calls take about a minute.
+protobuf (10 million calls took 51 minutes on the shared 2-core machine; see the README).
 
     .venv/bin/python benchmarks/ledger_fill.py /tmp/bench.sqlite --calls 1000000
 """
