@@ -364,16 +364,19 @@ class Analytics:
         newest = self._max_bucket
         if newest is not None and idx <= newest - _KEEP_BUCKETS:
             return None  # older than any window: counted in "all" only
-        self._flush()  # before a bucket it would go to expires
-        bucket = self._buckets[idx] = Aggregate()
+        bucket = Aggregate()
         if newest is None or idx > newest:
             self._max_bucket = idx
             floor = idx - _KEEP_BUCKETS
-            for old in [i for i in self._buckets if i <= floor]:
+            expired = [i for i in self._buckets if i <= floor]
+            if expired:
+                self._flush()  # before a bucket a chunk would go to expires
+            for old in expired:
                 del self._buckets[old]
                 for name, state in list(self._windows.items()):
                     if state.lo <= old < state.hi:
                         del self._windows[name]  # rebuilt on the next read
+        self._buckets[idx] = bucket
         return bucket
 
     def _add_flagged(self, rec: _FlagRecord) -> None:
