@@ -13,11 +13,12 @@ parse included) for comparison:
 - ``naive``: the naive receiver's ``Export``.
 
 Each stage's cost is the difference to the one before. CPU time drifts on a shared machine;
-``--instructions`` counts instructions instead (valgrind's callgrind, about 1 minute a stage),
-which repeat to within a fraction of a percent from run to run.
+``--instructions`` counts instructions instead (valgrind's callgrind: 3 to 5 minutes a stage on
+a busy 2-core machine), which repeat to within a fraction of a percent from run to run.
 
     .venv/bin/python benchmarks/ingest_stages.py                   # CPU µs per call, 3 rounds
     .venv/bin/python benchmarks/ingest_stages.py --instructions    # instructions per call
+    .venv/bin/python benchmarks/ingest_stages.py --instructions --requests 4   # quicker
 """
 
 from __future__ import annotations
