@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console, RenderableType
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, Static
+from textual.widgets import Input, Static
 
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
@@ -31,6 +31,7 @@ from plano_obs.tui.view import call_key, split_key
 from plano_obs.tui.widgets.empty import EmptyState
 from plano_obs.tui.widgets.error_banner import ErrorBanner
 from plano_obs.tui.widgets.flagged import FlaggedTable
+from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.spans import SpanTable
@@ -346,7 +347,7 @@ async def test_question_mark_shows_help_with_every_key(demo: Runtime) -> None:
         source = app.screen.markdown
         for key in ("enter", "esc", "f", "e", "/", "w", "s", "p", "c", "x", "?", "q", "n", "d"):
             assert f"| `{key}` |" in source, key
-        assert app.screen.query_one(Markdown)
+        assert "quality score" in str(app.screen.query_one("#help-text", Static).content.markup)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -604,7 +605,7 @@ async def test_q_quits_from_help_and_dialogs_which_show_their_own_keys(
     async with running(app) as pilot:
         await pilot.press(opened_by)
         await settled(pilot)
-        shown = {getattr(k, "action", "") for k in app.screen.query("FooterKey") if k.display}
+        shown = {k.action for k in app.screen.query_one(KeysFooter).keys}
         assert {"app.quit"} <= shown and ("close" in shown or "answer(False)" in shown)
         await pilot.press("q")
     assert app.return_code == 0

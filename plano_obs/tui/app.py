@@ -48,6 +48,8 @@ class ObsApp(App[int]):
         *GLOBAL_KEYS,
         # Textual only hints at ctrl+q on ctrl+c; people watching a console expect it to quit.
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette",
+                tooltip="Every action of this screen by name, searchable"),
     ]
 
     def __init__(
@@ -78,15 +80,17 @@ class ObsApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(help_markdown([
-            ("Everywhere", GLOBAL_KEYS),
-            ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS,
-                             *RouteTable.BINDINGS, *AccuracyTable.BINDINGS,
-                             *_own(MainScreen.BINDINGS)]),
-            ("Call detail", _own(DetailScreen.BINDINGS)),
-            ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
-            ("What if", _own(WhatIfScreen.BINDINGS)),
-        ])))
+        if not self.is_screen_installed("help"):  # built once, kept for the next ?
+            self.install_screen(HelpScreen(help_markdown([
+                ("Everywhere", GLOBAL_KEYS),
+                ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS,
+                                 *RouteTable.BINDINGS, *AccuracyTable.BINDINGS,
+                                 *_own(MainScreen.BINDINGS)]),
+                ("Call detail", _own(DetailScreen.BINDINGS)),
+                ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
+                ("What if", _own(WhatIfScreen.BINDINGS)),
+            ])), name="help")
+        self.push_screen("help")
 
     # -- what screens ask for -------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from plano_obs.analytics.document import (
@@ -61,14 +61,25 @@ class ViewState:
 
     def shows_call(self, call: LLMCall, since_ns: int | None) -> bool:
         """True when ``call`` passes the window, flagged/errors and text filters."""
-        if since_ns is not None and call.end_ns < since_ns:
-            return False
-        if self.only == "flagged" and not call.flagged:
-            return False
-        if self.only == "errors" and not call.is_error:
-            return False
-        return self.matches_text(
-            (call.model, call.model_requested, call.route, call.session_id, call.provider))
+        return self.call_filter(since_ns)(call)
+
+    def call_filter(self, since_ns: int | None) -> Callable[[LLMCall], bool]:
+        """``shows_call`` with the view's choices read once, for a scan of many calls."""
+        only, needle = self.only, self.text.strip().casefold()
+
+        def shows(call: LLMCall) -> bool:
+            if since_ns is not None and call.end_ns < since_ns:
+                return False
+            if only == "flagged" and not call.flagged:
+                return False
+            if only == "errors" and not call.is_error:
+                return False
+            return not needle or any(
+                f is not None and needle in f.casefold()
+                for f in (call.model, call.model_requested, call.route, call.session_id,
+                          call.provider))
+
+        return shows
 
     def shows_flagged(self, flagged: FlaggedCall) -> bool:
         """True when a ranked flagged call passes the errors and text filters."""
@@ -123,9 +134,11 @@ class Frame:
     def shown_calls(self, view: ViewState, limit: int = RECENT_ROWS) -> list[LLMCall]:
         """The calls of the recent list, newest first, after the view's filters."""
         since = self.since_ns
-        out = []
+        if since is None and not view.narrowed:
+            return self.calls[:limit]
+        shows, out = view.call_filter(since), []
         for call in self.calls:
-            if view.shows_call(call, since):
+            if shows(call):
                 out.append(call)
                 if len(out) >= limit:
                     break

@@ -300,7 +300,7 @@ class DetailScreen(Screen[None]):
             yield Static(id="detail-events", classes="panel")
             yield SpanTable(id="detail-spans")
             yield Static(id="detail-span", classes="panel")
-        yield KeysFooter(show_command_palette=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for pid, title in (("facts", "Call"), ("cost", "Cost breakdown"),
@@ -364,7 +364,8 @@ class DetailScreen(Screen[None]):
         spans = self.query_one(SpanTable)
         span = spans.selected_span
         panel = self.query_one("#detail-span", Static)
-        panel.border_title = "Span" if span is None else f"Span · {clean(span.name, 60)}"
+        # A Text title: span names come off the wire and must never be read as markup.
+        panel.border_title = Text("Span" if span is None else f"Span · {clean(span.name, 60)}")
         panel.update(span_details(span, spans.start_ns, self._call_events(span)))
 
     def _call_events(self, span: SpanRecord | None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 from plano_obs.tui.keys import QUIT_KEY
 from plano_obs.tui.widgets.footer import KeysFooter
@@ -97,8 +98,10 @@ class HelpScreen(ModalScreen[None]):
         self.markdown = markdown
 
     def compose(self) -> ComposeResult:
+        # Rich's Markdown in one Static: Textual's Markdown widget builds a widget per block,
+        # seconds of work for this text on a busy console.
         with VerticalScroll(id="help-body"):
-            yield Markdown(self.markdown)
+            yield Static(RichMarkdown(self.markdown, hyperlinks=False), id="help-text")
         yield KeysFooter()
 
     def on_mount(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -26,6 +28,7 @@ from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.latest import LatestCall
 from plano_obs.tui.widgets.models import ModelTable
+from plano_obs.tui.widgets.quiet import set_display
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.status import StatusLine
@@ -54,6 +57,24 @@ class FrameReady(Message):
 
 class StoreCleared(Message):
     """Every call and counter was forgotten."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Panels:
+    """The main screen's panels, looked up once (a query walks the screen)."""
+
+    status: StatusLine
+    empty: EmptyState
+    dashboard: Widget
+    banner: ErrorBanner
+    latest: LatestCall
+    totals: WindowTotals
+    trends: Trends
+    models: ModelTable
+    routes: RouteTable
+    accuracy: AccuracyTable
+    flagged: FlaggedTable
+    recent: RecentTable
 
 
 class MainScreen(Screen[None]):
@@ -122,6 +143,14 @@ class MainScreen(Screen[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        self._widgets = _Panels(
+            status=self.query_one(StatusLine), empty=self.query_one(EmptyState),
+            dashboard=self.query_one("#dashboard"), banner=self.query_one(ErrorBanner),
+            latest=self.query_one(LatestCall), totals=self.query_one(WindowTotals),
+            trends=self.query_one(Trends), models=self.query_one(ModelTable),
+            routes=self.query_one(RouteTable), accuracy=self.query_one(AccuracyTable),
+            flagged=self.query_one(FlaggedTable),
+            recent=self.query_one(RecentTable))
         self.query_one("#latest").border_title = "Latest call"
         # Nothing to show until the first frame arrives from its worker (milliseconds).
         self.query_one(EmptyState).display = False
@@ -210,32 +239,33 @@ class MainScreen(Screen[None]):
     def draw(self) -> None:
         """Render the current frame under the current view state."""
         frame, view = self.frame, self.view
+        w = self._widgets
         if frame is None:
-            self.query_one(StatusLine).show(None, view)
+            w.status.show(None, view)
             return
         now = frame.now
-        self.query_one(StatusLine).show(frame, view)
+        w.status.show(frame, view)
         empty = not frame.calls and frame.doc.summary.requests == 0
-        self.query_one(EmptyState).display = empty
-        self.query_one("#dashboard").display = not empty
+        set_display(w.empty, empty)
+        set_display(w.dashboard, not empty)
         if empty:
-            self.query_one(EmptyState).show(frame.listen_address, frame.http_address)
+            w.empty.show(frame.listen_address, frame.http_address)
             self.set_focus(None)
         elif self.focused is None:
             # The triage list, without scrolling the summary away on short terminals.
-            self.set_focus(self.query_one(FlaggedTable), scroll_visible=False)
+            self.set_focus(w.flagged, scroll_visible=False)
         doc = frame.doc
-        self.query_one(ErrorBanner).show(doc.errors.most_recent, now, self.dismissed_error)
-        self.query_one(LatestCall).show(frame.calls[0] if frame.calls else None, now)
-        self.query_one(WindowTotals).show(doc.summary, frame.window)
-        self.query_one(Trends).show(frame.trend)
-        self.query_one(ModelTable).show(view.sorted_models(doc.models), view.model_sort)
-        self.query_one(RouteTable).show(view.sorted_routes(doc.routes), view.route_sort)
-        self.query_one(AccuracyTable).show(doc.cost_accuracy, frame.window)
+        w.banner.show(doc.errors.most_recent, now, self.dismissed_error)
+        w.latest.show(frame.calls[0] if frame.calls else None, now)
+        w.totals.show(doc.summary, frame.window)
+        w.trends.show(frame.trend)
+        w.models.show(view.sorted_models(doc.models), view.model_sort)
+        w.routes.show(view.sorted_routes(doc.routes), view.route_sort)
+        w.accuracy.show(doc.cost_accuracy, frame.window)
         self._explain_empty_lists(frame)
-        self.query_one(FlaggedTable).show(frame.shown_flagged(view), now, doc.summary.flagged)
-        self.query_one(RecentTable).show(frame.shown_calls(view), now, self._recent_title(frame),
-                                         source=(view.only, view.text, frame.window))
+        w.flagged.show(frame.shown_flagged(view), now, doc.summary.flagged)
+        w.recent.show(frame.shown_calls(view), now, self._recent_title(frame),
+                      source=(view.only, view.text, frame.window))
         self._sync_bindings()
 
     def _explain_empty_lists(self, frame: Frame) -> None:
@@ -256,9 +286,10 @@ class MainScreen(Screen[None]):
         else:
             flagged = f"No flagged calls {span}{window_hint}"
             recent = f"No calls {span}{window_hint}"
-        self.query_one(FlaggedTable).empty_text = flagged
-        self.query_one(RecentTable).empty_text = recent
-        for table in (self.query_one(ModelTable), self.query_one(RouteTable)):
+        w = self._widgets
+        w.flagged.empty_text = flagged
+        w.recent.empty_text = recent
+        for table in (w.models, w.routes):
             table.empty_text = f"No calls {span}{window_hint}"
 
     def _recent_title(self, frame: Frame) -> str:

@@ -47,7 +47,7 @@ class SessionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="session-title")
         yield RecentTable(id="session-turns", follow=False)
-        yield KeysFooter(show_command_palette=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")

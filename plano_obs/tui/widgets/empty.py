@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from plano_obs.tui.text import clean
+from plano_obs.tui.widgets.quiet import set_content
 
 
 def endpoint_for(listen_address: str) -> str:
@@ -53,4 +54,4 @@ class EmptyState(Static):
         t.append("plano obs --demo", style="bold cyan")
         t.append(" for built-in demo traffic: every panel alive, errors and flags included.\n\n")
         t.append("Press ? for help, q to quit.", style="dim")
-        self.update(t)
+        set_content(self, t)

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from plano_obs.analytics.document import ErrorEntry
 from plano_obs.tui.text import DASH, age, clean
+from plano_obs.tui.widgets.quiet import set_content, set_display
 
 
 class ErrorBanner(Static):
@@ -17,7 +18,7 @@ class ErrorBanner(Static):
     def show(self, error: ErrorEntry | None, now: float, dismissed: str | None) -> None:
         """Render ``error``; hidden when None or when its request id was ``dismissed``."""
         visible = error is not None and error.request_id != dismissed
-        self.display = visible
+        set_display(self, visible)
         self.shown = error if visible else None
         if error is None or not visible:
             return
@@ -37,4 +38,4 @@ class ErrorBanner(Static):
         if error.error_type:
             detail.append(f"{clean(error.error_type, 40)}: ", style="bold")
         detail.append(clean(error.error_message or "no error message", 300))
-        self.update(Text("\n").join([head, detail]))
+        set_content(self, Text("\n").join([head, detail]))

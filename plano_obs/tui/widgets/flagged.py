@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -18,6 +19,7 @@ from plano_obs.tui.text import (
     usd_fixed,
 )
 from plano_obs.tui.view import call_key
+from plano_obs.tui.widgets.quiet import set_title
 from plano_obs.tui.widgets.table import Column, RowTable
 
 QUALITY_STYLES = {"severe": "bold red", "poor": "yellow", "neutral": "dim",
@@ -59,20 +61,46 @@ class FlaggedTable(RowTable):
         Column("Cost", numeric=True, keep=100),
     )
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # call key -> (cost decimals, its cells but the age, {age: whole row})
+        self._cells_by_key: OrderedDict[
+            str, tuple[int, tuple[Text, ...], dict[str, tuple[Text, ...]]]] = OrderedDict()
+
     def show(self, rows: Sequence[FlaggedCall], now: float, total: int) -> None:
         """Render ``rows``; ``total`` is the window's flagged count (the list is bounded)."""
-        self.border_title = f"🚩 Flagged · {len(rows):,} of {plural(total, 'call')} · worst first"
+        set_title(self, f"🚩 Flagged · {len(rows):,} of {plural(total, 'call')} · worst first")
         decimals = usd_decimals(f.cost_usd for f in rows)
-        self.set_rows([
-            (call_key(f.trace_id, f.span_id), (
-                quality_text(f.quality, f.quality_score),
-                categories_text(f),
-                status_text(f.status_code),
-                safe(f.model, "bold"),
-                safe(f.route or "(direct)", "" if f.route else "dim"),
-                safe(f.session_id, "dim"),
-                Text(age(f.at, now)),
-                Text(usd_fixed(f.cost_usd, decimals)),
-            ))
-            for f in rows
-        ])
+        cache = self._cells_by_key
+        out = []
+        for f in rows:
+            key = call_key(f.trace_id, f.span_id)
+            when = age(f.at, now)
+            hit = cache.get(key)
+            if hit is None or hit[0] != decimals:
+                hit = cache[key] = (decimals, self._row_cells(f, decimals), {})
+            else:
+                cache.move_to_end(key)
+            by_age = hit[2]  # only the age moves from one refresh to the next
+            cells = by_age.get(when)
+            if cells is None:
+                by_age.clear()
+                head = hit[1]
+                cells = by_age[when] = (*head[:6], Text(when), head[6])
+            out.append((key, cells))
+        while len(cache) > 1_000:  # rows kept ready across filters, a few lists' worth
+            cache.popitem(last=False)
+        self.set_rows(out)
+
+    @staticmethod
+    def _row_cells(f: FlaggedCall, decimals: int) -> tuple[Text, ...]:
+        """Every cell of the call's row but its age."""
+        return (
+            quality_text(f.quality, f.quality_score),
+            categories_text(f),
+            status_text(f.status_code),
+            safe(f.model, "bold"),
+            safe(f.route or "(direct)", "" if f.route else "dim"),
+            safe(f.session_id, "dim"),
+            Text(usd_fixed(f.cost_usd, decimals)),
+        )

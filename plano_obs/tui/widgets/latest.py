@@ -16,6 +16,7 @@ from plano_obs.tui.text import (
     tokens_per_second,
     usd,
 )
+from plano_obs.tui.widgets.quiet import set_content
 
 
 class LatestCall(Static):
@@ -25,7 +26,7 @@ class LatestCall(Static):
         """Render ``call`` (None before any arrives); ages count from ``now``."""
         self.border_subtitle = f"{age(call.end_ns / 1e9, now)} ago" if call else ""
         if call is None:
-            self.update(Text("no calls yet", style="dim"))
+            set_content(self, Text("no calls yet", style="dim"))
             return
         t = Text()
         t.append(clean(call.model, 60), style="bold")
@@ -58,4 +59,4 @@ class LatestCall(Static):
         t.append(usd(call.cost_usd), style="bold green" if call.cost_usd is not None else "")
         source = call.cost.source if call.cost is not None else None
         t.append(f" ({clean(source, 20)})" if source else " (no price)", style="dim")
-        self.update(t)
+        set_content(self, t)

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from plano_obs.analytics.document import ModelRollup
 from plano_obs.tui.messages import TryOnAnotherModel
 from plano_obs.tui.text import count, ms, safe, usd_decimals, usd_fixed
+from plano_obs.tui.widgets.quiet import set_title
 from plano_obs.tui.widgets.table import Column, RowTable
 
 
@@ -36,7 +37,7 @@ class ModelTable(RowTable):
     def show(self, rows: Sequence[ModelRollup], sort: str) -> None:
         """Render ``rows`` (already in ``sort`` order)."""
         self.sort = sort
-        self.border_title = f"Models · {len(rows):,} · by {sort}"
+        set_title(self, f"Models · {len(rows):,} · by {sort}")
         decimals = usd_decimals(m.cost_usd for m in rows)
         seen: set[str] = set()
         out = []

@@ -3,6 +3,7 @@ held still (on the user's call) once the cursor moves down."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -20,7 +21,11 @@ from plano_obs.tui.text import (
     usd_fixed,
 )
 from plano_obs.tui.view import call_key
+from plano_obs.tui.widgets.quiet import set_title
 from plano_obs.tui.widgets.table import Column, RowTable
+
+#: Rows kept ready to show again (a few screens' worth of calls under several filters).
+_CACHED_ROWS = 2_000
 
 
 class RecentTable(RowTable):
@@ -49,7 +54,9 @@ class RecentTable(RowTable):
         super().__init__(id=id)
         self.follow = follow
         self.calls: list[LLMCall] = []
-        self._cells_by_key: dict[str, tuple[tuple[str, int], tuple[Text, ...]]] = {}
+        # call key -> (cost decimals, its cells but the age, {age: whole row})
+        self._cells_by_key: OrderedDict[
+            str, tuple[int, tuple[Text, ...], dict[str, tuple[Text, ...]]]] = OrderedDict()
         self._offered: list[LLMCall] = []
         self._now = 0.0
         self._title = ""
@@ -84,26 +91,36 @@ class RecentTable(RowTable):
             if newer:
                 more = "+" if newer == len(keys) else ""
                 title += f" · held · {plural(newer, 'newer call')}{more} · home follows"
-        self.border_title = title
+        set_title(self, title)
         now = self._now
         decimals = usd_decimals(c.cost_usd for c in shown)
-        cache, fresh = self._cells_by_key, {}
+        cache = self._cells_by_key
         rows = []
         for c in shown:
             key = call_key(c.trace_id, c.span_id)
-            stamp = (age(c.end_ns / 1e9, now), decimals)
+            when = age(c.end_ns / 1e9, now)
             hit = cache.get(key)
-            cells = hit[1] if hit is not None and hit[0] == stamp else self._row_cells(c, stamp)
-            fresh[key] = (stamp, cells)
+            if hit is None or hit[0] != decimals:
+                hit = cache[key] = (decimals, self._row_cells(c, decimals), {})
+            else:
+                cache.move_to_end(key)
+            # Only the age moves from one refresh to the next: one row per age it showed.
+            by_age = hit[2]
+            cells = by_age.get(when)
+            if cells is None:
+                by_age.clear()
+                cells = by_age[when] = (Text(when), *hit[1])
             rows.append((key, cells))
-        self._cells_by_key = fresh
+        # Rows built once are reused while their age reads the same, also across filters.
+        while len(cache) > _CACHED_ROWS:
+            cache.popitem(last=False)
         self.set_rows(rows, follow=self.follow)
 
     @staticmethod
-    def _row_cells(c: LLMCall, stamp: tuple[str, int]) -> tuple[Text, ...]:
+    def _row_cells(c: LLMCall, decimals: int) -> tuple[Text, ...]:
+        """Every cell of the call's row but the first (its age)."""
         asked = c.model_requested if c.model_requested != c.model else None
         return (
-            Text(stamp[0]),
             Text("🚩" if c.flagged else ""),
             status_text(c.status_code),
             safe(c.model, "bold"),
@@ -113,5 +130,5 @@ class RecentTable(RowTable):
             Text(tokens(c.prompt_tokens)),
             Text(tokens(c.completion_tokens)),
             Text(ms(c.duration_ms)),
-            Text(usd_fixed(c.cost_usd, stamp[1])),
+            Text(usd_fixed(c.cost_usd, decimals)),
         )

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from plano_obs.analytics.document import RouteRollup
 from plano_obs.tui.messages import TryOnAnotherModel
 from plano_obs.tui.text import DASH, count, safe, usd_decimals, usd_fixed
+from plano_obs.tui.widgets.quiet import set_title
 from plano_obs.tui.widgets.table import Column, RowTable
 
 _BAR = 5
@@ -49,7 +50,7 @@ class RouteTable(RowTable):
     def show(self, rows: Sequence[RouteRollup], sort: str) -> None:
         """Render ``rows`` (already in ``sort`` order)."""
         self.sort = sort
-        self.border_title = f"Routes · {len(rows):,} · by {sort}"
+        set_title(self, f"Routes · {len(rows):,} · by {sort}")
         decimals = usd_decimals(r.cost_usd for r in rows)
         self.set_rows([
             (r.route if r.route is not None else "\x00direct", (

@@ -10,6 +10,7 @@ from textual.widgets import Static
 from plano_obs.ledger import LedgerStatus
 from plano_obs.tui.text import age, clean, count
 from plano_obs.tui.view import Frame, ViewState
+from plano_obs.tui.widgets.quiet import set_content
 
 
 def receivers_text(grpc_address: str, http_address: str | None) -> str:
@@ -38,7 +39,7 @@ class StatusLine(Static):
         if frame is None or frame.window != view.window:
             line.append(" reading…", style="italic")  # the window's rollups are on their way
         if frame is None:
-            self.update(line)
+            set_content(self, line)
             return
         s = frame.stats
         if view.only:
@@ -66,7 +67,7 @@ class StatusLine(Static):
                     f"{p.age_text(frame.now)}")
         if frame.pricing_warning:
             line.append(" ⚠ refresh failed", style="bold yellow")
-        self.update(line)
+        set_content(self, line)
         tips = [clean(frame.pricing_warning) if frame.pricing_warning else None]
         if frame.ledger is not None:
             tips.append(clean(frame.ledger.error or f"ledger {frame.ledger.path}"))

@@ -108,6 +108,13 @@ def fit_columns(columns: Sequence[Column], content: Sequence[int], width: int
     return [(i, sizes[i]) for i in shown]
 
 
+def _same_cells(a: Sequence[Text], b: Sequence[Text]) -> bool:
+    """True when two rows show the same text in the same styles."""
+    return a is b or (len(a) == len(b) and all(
+        x is y or (x.plain == y.plain and x.spans == y.spans and x.style == y.style)
+        for x, y in zip(a, b, strict=True)))
+
+
 class RowTable(ScrollView, can_focus=True):
     """Rows keyed by id under a fixed header; ``enter`` selects the row under the cursor."""
 
@@ -172,6 +179,7 @@ class RowTable(ScrollView, can_focus=True):
         # id(cells) -> (cells, rendered row) for this layout; the cells are kept so that an
         # id is never reused by another row while its entry lives.
         self._lines: dict[int, tuple[Sequence[Text], Strip]] = {}
+        self._measured: dict[int, tuple[Text, int]] = {}  # id(cell) -> (cell, its width)
         self.sort: str | None = None
         self.empty_text = "nothing yet"  # one line per "\n"
         self._last_highlight: str | None = None
@@ -227,17 +235,25 @@ class RowTable(ScrollView, can_focus=True):
         """Show ``rows`` (key, one cell per column). The cursor stays on its key when that
         row is still here, else at the same position, and always in view; with ``follow``
         a cursor on the top row stays on the top row, on the newest data."""
+        if len(rows) == len(self._keys) and all(
+                key == k and _same_cells(cells, c)
+                for (key, cells), k, c in zip(rows, self._keys, self._cells, strict=True)):
+            return  # the same rows: nothing to lay out or paint
         keep = None if follow and self._cursor == 0 else self.highlighted_key
         old_cursor, old_scroll = self._cursor, round(self.scroll_y)
         self._keys = [key for key, _ in rows]
         self._cells = [cells for _, cells in rows]
         self._index = {key: i for i, key in enumerate(self._keys)}
         widths = [cell_len(c.label) + (2 if c.sort else 0) for c in self.COLUMNS]
+        measured, known = {}, self._measured
         for cells in self._cells:
             for i, cell in enumerate(cells):
-                n = cell.cell_len
+                hit = known.get(id(cell))
+                n = hit[1] if hit is not None and hit[0] is cell else cell.cell_len
+                measured[id(cell)] = (cell, n)
                 if n > widths[i]:
                     widths[i] = n
+        self._measured = measured
         if widths != self._content:
             self._content = widths
             self._layout_for = None

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from plano_obs.analytics.document import Percentiles, Summary
 from plano_obs.tui.text import DASH, append_tokens, count, missing_cost, ms, pct, usd
+from plano_obs.tui.widgets.quiet import set_content, set_title
 
 
 def _percentiles(label: str, p: Percentiles) -> Text:
@@ -22,7 +23,7 @@ class WindowTotals(Static):
 
     def show(self, summary: Summary, window: str) -> None:
         """Render ``summary`` for ``window``."""
-        self.border_title = f"Totals · {window}"
+        set_title(self, f"Totals · {window}")
         s = summary
         t = Text()
         t.append("requests ", style="dim")
@@ -44,13 +45,13 @@ class WindowTotals(Static):
         missing = missing_cost(s.unpriced_requests, s.no_usage_requests)
         if missing:
             t.append(f" ({missing})", style="yellow")
-        t.append(" · ", style="dim")
-        t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:.0f}")
-        t.append(" tok/s", style="dim")
         t.append("\n")
         append_tokens(t, s.input_tokens, s.cached_input_tokens, s.output_tokens)
+        t.append(" · ", style="dim")
+        t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:,.0f}")
+        t.append(" tok/s", style="dim")
         t.append(f"\n{'':<8}{'p50':>9}{'p95':>9}{'p99':>9}\n", style="dim")
         t.append_text(_percentiles("latency", s.latency_ms))
         t.append("\n")
         t.append_text(_percentiles("TTFT", s.ttft_ms))
-        self.update(t)
+        set_content(self, t)

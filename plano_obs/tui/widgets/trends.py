@@ -10,7 +10,8 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from plano_obs.analytics.document import TrendPoint
-from plano_obs.tui.text import DASH, ms, usd
+from plano_obs.tui.text import DASH, count, ms, usd
+from plano_obs.tui.widgets.quiet import set_content, set_title
 
 
 class Trends(Vertical):
@@ -23,11 +24,11 @@ class Trends(Vertical):
 
     def show(self, points: Sequence[TrendPoint]) -> None:
         """Render ``points`` (oldest first, one per minute)."""
-        self.border_title = f"Trends · last {len(points)} min"
+        set_title(self, f"Trends · last {len(points)} min")
         # The current minute is still filling up; label the last complete one.
         last = points[-2] if len(points) > 1 else None
         self._series("requests", [p.requests for p in points], "requests/min",
-                     str(last.requests) if last else DASH)
+                     count(last.requests) if last else DASH)
         self._series("latency", [p.p95_latency_ms or 0.0 for p in points], "p95 latency",
                      ms(last.p95_latency_ms) if last else DASH)
         self._series("cost", [p.cost_usd or 0.0 for p in points], "spend/min",
@@ -37,5 +38,8 @@ class Trends(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(label, style="dim")
         text.append(f" {value}", style="bold")
-        self.query_one(f"#trend-{name}-label", Static).update(text)
-        self.query_one(f"#trend-{name}", Sparkline).data = [float(x) for x in data]
+        set_content(self.query_one(f"#trend-{name}-label", Static), text)
+        sparkline = self.query_one(f"#trend-{name}", Sparkline)
+        values = [float(x) for x in data]
+        if sparkline.data != values:
+            sparkline.data = values
