@@ -40,7 +40,7 @@ from plano_obs.tui.widgets.totals import WindowTotals
 
 from otlp_fixtures import llm_attrs, span
 from otlp_fixtures import request as otlp_request
-from tui_pilot import running, settled
+from tui_pilot import running, settled, ticked
 
 SIZE = (120, 40)
 
@@ -382,8 +382,7 @@ async def test_recent_calls_follow_the_newest_on_the_top_row_and_hold_still_belo
         thread.start()
         thread.join()
         await pilot.pause()
-        app.screen.tick()  # type: ignore[attr-defined]
-        await settled(pilot)
+        await ticked(pilot)
 
     def newest_key() -> str:
         call = runtime.store.recent_calls(1)[0]
@@ -609,3 +608,19 @@ async def test_q_quits_from_help_and_dialogs_which_show_their_own_keys(
         assert {"app.quit"} <= shown and ("close" in shown or "answer(False)" in shown)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_frames_come_less_often_when_each_costs_more(demo: Runtime) -> None:
+    app = make_app(demo)
+    async with running(app) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        before = screen.frame
+        screen._frame_cost_s = 60.0  # as if the last frame took a minute to read and draw
+        screen.on_store_changed(None)  # type: ignore[arg-type]
+        screen.tick()
+        await settled(pilot)
+        assert screen.frame is before and not screen.building
+        screen._frame_cost_s = 0.0
+        await ticked(pilot)
+        assert screen.frame is not before

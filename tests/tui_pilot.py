@@ -22,3 +22,19 @@ async def running(app: App, size: tuple[int, int] = (120, 40)) -> AsyncIterator[
     async with app.run_test(size=size) as pilot:
         await settled(pilot)
         yield pilot
+
+
+async def ticked(pilot: Pilot) -> None:
+    """Drive the main screen's refresh timer by hand until it reads a new frame, then settle.
+
+    A tick only reads a frame once the last one's cost allows (a frame waits several times
+    what the previous one took), so a few ticks may pass first; bounded.
+    """
+    screen = pilot.app.screen
+    before = getattr(screen, "frame", None)
+    for _ in range(1_000):
+        screen.tick()  # type: ignore[attr-defined]
+        await settled(pilot)
+        if getattr(screen, "frame", None) is not before:
+            return
+    raise AssertionError("the refresh timer never read a new frame")

@@ -38,6 +38,9 @@ from plano_obs.tui.widgets.trends import Trends
 
 #: Redraw at least this often (seconds) so ages and sliding windows move without traffic.
 _IDLE_REDRAW_S = 1.0
+#: Frames wait at least this many times what the last one cost to read and draw (their share
+#: of the CPU stays under a twelfth).
+_CPU_SHARE_INVERSE = 12
 
 
 class StoreChanged(Message):
@@ -48,11 +51,12 @@ class StoreChanged(Message):
 
 
 class FrameReady(Message):
-    """A frame read in the worker, ready to draw."""
+    """A frame read in the worker, ready to draw; ``read_s``: how long the read took."""
 
-    def __init__(self, frame: Frame) -> None:
+    def __init__(self, frame: Frame, read_s: float) -> None:
         super().__init__()
         self.frame = frame
+        self.read_s = read_s
 
 
 class StoreCleared(Message):
@@ -118,6 +122,7 @@ class MainScreen(Screen[None]):
         self.dismissed_error: str | None = None
         self._dirty = True
         self._last_request = float("-inf")
+        self._frame_cost_s = 0.0  # reading plus drawing the last frame
         self._wanted: tuple[str, float] | None = None
         self._worker: Worker[None] | None = None
         self._bindings_for: tuple[bool, ...] = ()
@@ -183,7 +188,13 @@ class MainScreen(Screen[None]):
         # Nothing to compute while a detail, session or help screen covers this one.
         if self.view.paused or self.app.screen is not self or self.building:
             return
-        if self._dirty or time.monotonic() - self._last_request >= _IDLE_REDRAW_S:
+        since = time.monotonic() - self._last_request
+        # A console must not eat the ingest it shows: when a frame costs more than a slice of
+        # the refresh interval (a million calls held, thousands arriving a second), frames
+        # come less often rather than taking the CPU the receiver needs.
+        if since < _CPU_SHARE_INVERSE * self._frame_cost_s:
+            return
+        if self._dirty or since >= _IDLE_REDRAW_S:
             self.request_frame()
 
     @property
@@ -211,9 +222,10 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="frame", exit_on_error=False)
     def _read_frame(self, window: str, now: float) -> None:
         """Runs in a worker thread: read the runtime, never touch a widget."""
+        started = time.perf_counter()
         frame = take_frame(self.ctx.runtime, window, now)
         if not get_current_worker().is_cancelled:
-            self.post_message(FrameReady(frame))
+            self.post_message(FrameReady(frame, time.perf_counter() - started))
 
     def on_try_on_another_model(self, message: TryOnAnotherModel) -> None:
         """A what-if replays the window on screen, at the instant shown (paused or not)."""
@@ -227,7 +239,9 @@ class MainScreen(Screen[None]):
         if (frame.window, frame.now) != self._wanted:
             return  # read for a window or an instant the user has left since
         self.frame = frame
+        started = time.perf_counter()
         self.draw()
+        self._frame_cost_s = message.read_s + time.perf_counter() - started
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -105,6 +105,14 @@ def fit_columns(columns: Sequence[Column], content: Sequence[int], width: int
             spare -= extra
             if sizes[i] >= content[i]:
                 growing.remove(i)
+    # Still room: any text cut at its max_width is shown whole, as far as the width goes.
+    for i in shown:
+        if spare <= 0:
+            break
+        if not columns[i].numeric and sizes[i] < content[i]:
+            extra = min(spare, content[i] - sizes[i])
+            sizes[i] += extra
+            spare -= extra
     return [(i, sizes[i]) for i in shown]
 
 
