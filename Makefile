@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo test bench screenshots lint pricing-snapshot clean
+.PHONY: demo test bench soak screenshots lint pricing-snapshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/pricing.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/whatif.py
+	-$(BIN)/python benchmarks/console_load.py
+	-$(BIN)/python benchmarks/quit.py
+
+soak: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/soak.py $(ARGS)
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/screenshots.py

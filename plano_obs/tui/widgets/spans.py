@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from plano_obs.model import SpanRecord
-from plano_obs.tui.text import clean, count, ms, safe
+from plano_obs.tui.text import clean, count, ms, plural, safe
 from plano_obs.tui.widgets.table import Column, RowTable
 
 __all__ = ["SpanTable", "span_details", "tree_order"]
@@ -157,7 +157,7 @@ class SpanTable(RowTable):
         self.set_rows(rows)
         if own_span_id in self.spans:
             self.move_cursor(self.row_keys.index(own_span_id))
-        self.border_title = f"Trace · {len(rows):,} spans" if rows else "Trace"
+        self.border_title = f"Trace · {plural(len(rows), 'span')}" if rows else "Trace"
 
     @property
     def selected_span(self) -> SpanRecord | None:

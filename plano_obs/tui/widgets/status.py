@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from plano_obs.ledger import LedgerStatus
-from plano_obs.tui.text import age, clean, count
+from plano_obs.tui.text import age, clean, count, plural
 from plano_obs.tui.view import Frame, ViewState
 from plano_obs.tui.widgets.quiet import set_content
 
@@ -48,22 +48,22 @@ class StatusLine(Static):
             line.append(" │ filter ", style="bold magenta")
             line.append(clean(view.text, 40), style="magenta")
         line.append(" │ ", style="dim")
-        line.append(f"{count(s.calls_held)} calls")
+        line.append(plural(s.calls_held, "call"))
         if s.rejected_spans:
             line.append(f" │ rejected {count(s.rejected_spans)}", style="yellow")
         if s.refused_requests:
             line.append(f" │ refused {count(s.refused_requests)}", style="yellow")
         if s.evicted_calls or s.evicted_traces:
             # Totals never lose evicted calls; only the lists and the drilldown do.
-            line.append(f" │ evicted {count(s.evicted_calls)} calls, "
-                        f"{count(s.evicted_traces)} traces", style="yellow")
+            line.append(f" │ evicted {plural(s.evicted_calls, 'call')}, "
+                        f"{plural(s.evicted_traces, 'trace')}", style="yellow")
         if frame.ledger is not None:
             _ledger(line, frame.ledger, frame.now)
         line.append(" │ ", style="dim")
         line.append(f"OTLP {clean(receivers_text(frame.listen_address, frame.http_address))}")
         line.append(" │ ", style="dim")
         p = frame.pricing
-        line.append(f"pricing {clean(p.source)} · {count(p.models)} models · "
+        line.append(f"pricing {clean(p.source)} · {plural(p.models, 'model')} · "
                     f"{p.age_text(frame.now)}")
         if frame.pricing_warning:
             line.append(" ⚠ refresh failed", style="bold yellow")
