@@ -9,7 +9,7 @@ from textual.widget import Widget
 
 from plano_obs.tui.app import ObsApp
 from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
-from plano_obs.tui.text import plural, usd_decimals, usd_fixed
+from plano_obs.tui.text import plural, usd, usd_decimals, usd_fixed
 from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.models import ModelTable
@@ -17,7 +17,7 @@ from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.table import Column, RowTable, fit_columns
 
-from tui_pilot import running, settled
+from tui_pilot import running, screen_lines, settled
 
 COLUMNS = (
     Column("Age", numeric=True, keep=100),
@@ -57,6 +57,26 @@ def test_one_cost_format_per_column() -> None:
     assert shown == ["$0.00033", "$0.01680", "$1,234.50000", "—", "$0.00000"]
     assert {len(s.split(".")[1]) for s in shown if "." in s} == {5}
     assert usd_decimals([4.12, 0.17]) == 2
+    # Columns of single calls: the smallest cost keeps three digits, as usd() shows it alone.
+    assert usd_fixed(0.000404, usd_decimals([0.000404, 0.016531], 3)) == usd(0.000404)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_a_calls_cost_reads_the_same_in_the_table_as_alone(size: tuple[int, int]) -> None:
+    app = ObsApp(sample_runtime(), clock=lambda: SAMPLE_NOW)
+    async with running(app, size) as pilot:
+        recent = app.screen.query_one(RecentTable)
+        recent.focus()  # scrolled into view on short terminals
+        await settled(pilot)
+        newest = recent.calls[0]
+        cost = usd(newest.cost_usd)
+        assert recent.cell_at(0, "Cost").plain == cost
+        # On screen: the whole figure, and a blank cell between it and the table's scrollbar.
+        row = screen_lines(app)[recent.region.y + 2]  # border, header, then the newest call
+        cost_end = row.index(f" {cost} ") + 1 + len(cost)
+        assert recent.scrollbar_size_vertical > 0
+        scrollbar_x = recent.region.right - 1 - recent.scrollbar_size_vertical  # inside border
+        assert cost_end < scrollbar_x
 
 
 def test_counts_are_plural_only_when_they_should_be() -> None:

@@ -38,3 +38,8 @@ async def ticked(pilot: Pilot) -> None:
         if getattr(screen, "frame", None) is not before:
             return
     raise AssertionError("the refresh timer never read a new frame")
+
+
+def screen_lines(app: App) -> list[str]:
+    """The text of every line on the terminal, as the user sees it now."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

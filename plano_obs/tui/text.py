@@ -17,6 +17,7 @@ from rich.text import Text
 from plano_obs.model import LLMCall
 
 __all__ = [
+    "CALL_COST_DIGITS",
     "DASH",
     "age",
     "clean",
@@ -74,13 +75,18 @@ def usd(value: float | None, *, compact: bool = False) -> str:
     return f"${value:.6f}".rstrip("0").rstrip(".") if abs(value) >= 1e-6 else f"${value:.2e}"
 
 
-def usd_decimals(values: Iterable[float | None]) -> int:
+def usd_decimals(values: Iterable[float | None], significant: int = 2) -> int:
     """Decimals one cost column uses for all its rows: enough for its smallest non-zero cost
-    to show two significant digits, between 2 and 6."""
+    to show ``significant`` digits, between 2 and 6 (the most ``usd`` ever shows)."""
     smallest = min((abs(v) for v in values if v), default=None)
-    if smallest is None or smallest >= 0.1:
+    if smallest is None:
         return 2
-    return max(2, min(6, 1 - math.floor(math.log10(smallest))))
+    return max(2, min(6, significant - 1 - math.floor(math.log10(smallest))))
+
+
+#: Significant digits of the smallest cost in a column of single calls: a call's cost reads
+#: there as it does on its own (``usd``), where a trailing zero would look like a cut digit.
+CALL_COST_DIGITS = 3
 
 
 def usd_fixed(value: float | None, decimals: int) -> str:

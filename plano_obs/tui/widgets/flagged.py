@@ -9,6 +9,7 @@ from rich.text import Text
 
 from plano_obs.analytics.document import FlaggedCall
 from plano_obs.tui.text import (
+    CALL_COST_DIGITS,
     DASH,
     age,
     clean,
@@ -70,7 +71,7 @@ class FlaggedTable(RowTable):
     def show(self, rows: Sequence[FlaggedCall], now: float, total: int) -> None:
         """Render ``rows``; ``total`` is the window's flagged count (the list is bounded)."""
         set_title(self, f"🚩 Flagged · {len(rows):,} of {plural(total, 'call')} · worst first")
-        decimals = usd_decimals(f.cost_usd for f in rows)
+        decimals = usd_decimals((f.cost_usd for f in rows), CALL_COST_DIGITS)
         cache = self._cells_by_key
         out = []
         for f in rows:

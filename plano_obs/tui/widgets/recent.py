@@ -10,6 +10,7 @@ from rich.text import Text
 
 from plano_obs.model import LLMCall
 from plano_obs.tui.text import (
+    CALL_COST_DIGITS,
     age,
     clean,
     ms,
@@ -93,7 +94,7 @@ class RecentTable(RowTable):
                 title += f" · held · {plural(newer, 'newer call')}{more} · home follows"
         set_title(self, title)
         now = self._now
-        decimals = usd_decimals(c.cost_usd for c in shown)
+        decimals = usd_decimals((c.cost_usd for c in shown), CALL_COST_DIGITS)
         cache = self._cells_by_key
         rows = []
         for c in shown:
