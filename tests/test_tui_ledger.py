@@ -64,9 +64,32 @@ async def test_the_header_says_where_calls_are_kept_how_many_and_over_what_span(
         status = app.screen.query_one(StatusLine)
         await settle(pilot, lambda: "ledger" in text_of(status))
         header = text_of(status)
-        assert "/ledger.sqlite: 180 calls over 2d" in header
+        assert "ledger.sqlite: 180 calls over 2d" in header
         assert str(tmp_path / "ledger.sqlite") in str(status.tooltip)
         assert "memory only" not in header
+    rt.ledger.stop()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+async def test_the_header_fits_the_width_and_always_shows_the_pricing_age(
+        tmp_path: Path, columns: int) -> None:
+    rt = runtime(tmp_path / "ledger.sqlite")
+    fill(rt, days=3)
+    age = rt.pricer.info().age_text(NOW)
+    app = ObsApp(rt, clock=lambda: NOW)
+    async with app.run_test(size=(columns, 24)) as pilot:
+        status = app.screen.query_one(StatusLine)
+        await settle(pilot, lambda: "ledger" in text_of(status))
+        header = text_of(status)
+        assert len(header) <= columns and header.endswith(f" {age}"), header
+        assert "│ pricing " in header
+        assert "180 calls" in header and "window all" in header
+        if columns >= 200:  # room for everything: the ledger's directory and the models count
+            assert "/ledger.sqlite: 180 calls over 2d" in header and " models · " in header
+        # Whatever gave way is in the tooltip.
+        tooltip = str(status.tooltip)
+        assert str(tmp_path / "ledger.sqlite") in tooltip and " models · " in tooltip
+        assert "gRPC" in tooltip
     rt.ledger.stop()  # type: ignore[union-attr]
 
 

@@ -24,9 +24,10 @@ __all__ = ["FOOTER_ORDER", "FooterKey", "KeysFooter"]
 #: come first so that they always show. Keys not listed give way before these.
 FOOTER_ORDER: Sequence[str] = (
     "app.help", "app.quit", "back", "close", "answer(True)", "answer(False)", "select",
-    "filter", "cycle_window", "toggle_accuracy", "only('flagged')", "only('errors')", "session", "step(1)",
-    "step(-1)", "toggle_pause", "cycle_sort", "dismiss_error", "copy_id('request')", "pager",
-    "copy_id('trace')", "export", "export_trace", "clear", "command_palette",
+    "filter", "cycle_window", "toggle_accuracy", "only('flagged')", "only('errors')",
+    "session", "step(1)", "step(-1)", "toggle_pause", "cycle_sort", "dismiss_error",
+    "copy_id('request')", "pager", "copy_id('trace')", "export", "export_trace", "clear",
+    "command_palette",
 )
 
 
@@ -58,8 +59,9 @@ class KeysFooter(Widget):
     KeysFooter > .keys-footer--disabled { color: $text-disabled; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, show_command_palette: bool = False) -> None:
         super().__init__()
+        self.show_command_palette = show_command_palette
         self.keys: list[FooterKey] = []  # the keys shown, left to right
         self._spans: list[tuple[int, int, FooterKey]] = []
         self._text = Text()
@@ -92,6 +94,10 @@ class KeysFooter(Widget):
             seen.add(name)
             out.append(FooterKey(binding.key.split(",")[0], app.get_key_display(binding),
                                  binding.description, binding.action, active.enabled))
+        if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
+            palette = Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "Palette")
+            out.append(FooterKey(palette.key, app.get_key_display(palette), "Palette",
+                                 palette.action, True))
         return out
 
     def rebuild(self) -> None:
