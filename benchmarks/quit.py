@@ -17,6 +17,7 @@ import argparse
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def _free_port() -> int:
 def one(way: str, rate: float, warm_s: float) -> tuple[float | None, bool | None]:
     """(seconds to exit or None, terminal restored or None when it was closed)."""
     port = _free_port()
-    console = ConsoleUnderPty(["--demo", "--offline", "--no-http", "--port", str(port)])
+    tmp = tempfile.TemporaryDirectory(prefix="plano-obs-quit-")
+    # A ledger in a temp file (its final write is part of quitting), never the user's own.
+    console = ConsoleUnderPty(["--demo", "--offline", "--no-http", "--port", str(port),
+                               "--ledger", str(Path(tmp.name) / "ledger.sqlite")],
+                              env={"XDG_DATA_HOME": tmp.name})
     sender = None
     try:
         if not console.wait_for(b"Latest call", 120):
@@ -69,6 +74,7 @@ def one(way: str, rate: float, warm_s: float) -> tuple[float | None, bool | None
         if sender is not None:
             sender.stop()
         console.kill()
+        tmp.cleanup()
 
 
 def main() -> int:

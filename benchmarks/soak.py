@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,8 +69,15 @@ def _timed_take_frame():  # type: ignore[no-untyped-def]
 
 
 async def soak(opts: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="plano-obs-soak-") as tmp:
+        # A ledger as a user's console has one, in a temp file: never the user's own.
+        ledger = str(Path(tmp) / "ledger.sqlite") if opts.ledger == "temp" else opts.ledger
+        return await _soak(opts, ledger)
+
+
+async def _soak(opts: argparse.Namespace, ledger: str) -> int:
     settings = Settings(port=0, no_http=True, offline=True, demo=True,
-                        demo_rate=opts.demo_rate, capacity=opts.capacity)
+                        demo_rate=opts.demo_rate, capacity=opts.capacity, ledger=ledger)
     runtime = Runtime(settings)
     runtime.start()
     sender = LiveSender(runtime.listen_address, opts.rate, batch=opts.batch)
@@ -79,7 +87,8 @@ async def soak(opts: argparse.Namespace) -> int:
     app = ObsApp(runtime)
     print(f"soak: {opts.minutes} min at {width}x{height}; demo {opts.demo_rate}/min + real "
           f"workload {opts.rate:,.0f} calls/s (batches of {opts.batch}); capacity "
-          f"{opts.capacity:,}; target key p99 <= {TARGET_P99_MS:.0f} ms", flush=True)
+          f"{opts.capacity:,}; ledger {ledger}; target key p99 <= {TARGET_P99_MS:.0f} ms",
+          flush=True)
     print(f"{'min':>4} {'calls':>10} {'calls/s':>8}  {'keys p50/p99 ms':>15}  "
           f"{'w→rollups p50/p99':>18}  {'frame p50/p99/max ms':>20}  {'RSS MiB':>8}  "
           f"{'watchers':>8}  {'timers':>6}", flush=True)
@@ -174,6 +183,8 @@ def main() -> int:
     p.add_argument("--size", default="120x40", help="terminal size, COLUMNSxLINES")
     p.add_argument("--gap-ms", type=float, default=250, help="pause between two keys")
     p.add_argument("--by-key", action="store_true", help="each minute, latency per key too")
+    p.add_argument("--ledger", default="temp",
+                   help="ledger file, 'none' for memory only (default: a temp file)")
     return asyncio.run(soak(p.parse_args()))
 
 

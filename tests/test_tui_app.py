@@ -23,7 +23,7 @@ from plano_obs.tui.probe import watcher_count
 from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
 from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen, trace_json
-from plano_obs.tui.screens.help import HelpScreen
+from plano_obs.tui.screens.help import HelpScreen, HelpText
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
 from plano_obs.tui.text import clean
@@ -347,7 +347,7 @@ async def test_question_mark_shows_help_with_every_key(demo: Runtime) -> None:
         source = app.screen.markdown
         for key in ("enter", "esc", "f", "e", "/", "w", "s", "p", "c", "x", "?", "q", "n", "d"):
             assert f"| `{key}` |" in source, key
-        assert "quality score" in str(app.screen.query_one("#help-text", Static).content.markup)
+        assert "quality score" in app.screen.query_one(HelpText).plain
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 
 from plano_obs.runtime import Runtime
@@ -21,7 +23,7 @@ from plano_obs.tui.messages import Confirm, OpenCall, OpenSession, TryOnAnotherM
 from plano_obs.tui.quit import DaemonThreads, QuitDeadline
 from plano_obs.tui.screens.confirm import ConfirmScreen
 from plano_obs.tui.screens.detail import DetailScreen
-from plano_obs.tui.screens.help import HelpScreen, help_markdown
+from plano_obs.tui.screens.help import HelpScreen, RenderedHelp, help_markdown, help_text_width
 from plano_obs.tui.screens.main import MainScreen
 from plano_obs.tui.screens.session import SessionScreen
 from plano_obs.tui.screens.whatif import WhatIfScreen
@@ -36,6 +38,26 @@ __all__ = ["ObsApp", "run_console"]
 def _own(bindings: Sequence[BindingType]) -> list[Binding]:
     """A screen's bindings without the global ones (help lists those once)."""
     return [b for b in Binding.make_bindings(bindings) if b.id not in GLOBAL_KEY_IDS]
+
+
+def _help_markdown() -> str:
+    """The help of every screen: its keys (from the bindings) under the intro."""
+    return help_markdown([
+        ("Everywhere", GLOBAL_KEYS),
+        ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS, *RouteTable.BINDINGS,
+                         *AccuracyTable.BINDINGS, *_own(MainScreen.BINDINGS)]),
+        ("Call detail", _own(DetailScreen.BINDINGS)),
+        ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
+        ("What if", _own(WhatIfScreen.BINDINGS)),
+    ])
+
+
+class HelpReady(Message):
+    """The help, rendered ahead by a worker."""
+
+    def __init__(self, rendered: RenderedHelp) -> None:
+        super().__init__()
+        self.rendered = rendered
 
 
 class ObsApp(App[int]):
@@ -77,19 +99,28 @@ class ObsApp(App[int]):
     def get_default_screen(self) -> Screen:
         return MainScreen(self.ctx)
 
+    def on_mount(self) -> None:
+        self._prepare_help(self.size.width)
+
+    @work(thread=True, exclusive=True, group="help", exit_on_error=False)
+    def _prepare_help(self, columns: int) -> None:
+        """Render the help in a worker at start, so the first ``?`` opens as fast as the next."""
+        rendered = RenderedHelp(_help_markdown())
+        width = help_text_width(columns)
+        for fits in (width + 2, width):  # laid out without its scrollbar first, then with it
+            rendered.render(fits)
+        self.post_message(HelpReady(rendered))
+
+    def on_help_ready(self, message: HelpReady) -> None:
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(message.rendered.markdown, message.rendered),
+                                name="help")
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         if not self.is_screen_installed("help"):  # built once, kept for the next ?
-            self.install_screen(HelpScreen(help_markdown([
-                ("Everywhere", GLOBAL_KEYS),
-                ("Main screen", [*RowTable.BINDINGS, *ModelTable.BINDINGS,
-                                 *RouteTable.BINDINGS, *AccuracyTable.BINDINGS,
-                                 *_own(MainScreen.BINDINGS)]),
-                ("Call detail", _own(DetailScreen.BINDINGS)),
-                ("Session", [*RowTable.BINDINGS, *_own(SessionScreen.BINDINGS)]),
-                ("What if", _own(WhatIfScreen.BINDINGS)),
-            ])), name="help")
+            self.install_screen(HelpScreen(_help_markdown()), name="help")
         self.push_screen("help")
 
     # -- what screens ask for -------------------------------------------------------------

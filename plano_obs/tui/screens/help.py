@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
+from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
 
 from plano_obs.tui.keys import QUIT_KEY
 from plano_obs.tui.widgets.footer import KeysFooter
@@ -84,6 +88,65 @@ def help_markdown(sections: Sequence[tuple[str, Sequence[BindingType]]]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def render_markdown(markdown: str, width: int) -> list[Strip]:
+    """``markdown`` as Rich renders it ``width`` cells wide, one strip per line."""
+    console = Console(width=width, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
+    lines = console.render_lines(RichMarkdown(markdown, hyperlinks=False),
+                                 console.options.update_width(width), pad=False)
+    return [Strip([s for s in line if not s.control]) for line in lines]
+
+
+class RenderedHelp:
+    """The help text rendered once per width: Rich's Markdown takes a good part of a second
+    for this text on a busy machine, and a widget holding it would render it again for each
+    layout pass. A worker renders it ahead (``render``), before anyone presses ``?``."""
+
+    def __init__(self, markdown: str) -> None:
+        self.markdown = markdown
+        self._by_width: dict[int, list[Strip]] = {}
+
+    def render(self, width: int) -> list[Strip]:
+        """The lines ``width`` cells wide (rendered now unless they already were)."""
+        lines = self._by_width.get(width)
+        if lines is None:
+            lines = self._by_width[width] = render_markdown(self.markdown, width)
+        return lines
+
+
+def help_text_width(columns: int) -> int:
+    """How wide the help's text is on a terminal ``columns`` wide (see ``#help-body``: 90%
+    of the width up to 100, a border, padding and a scrollbar)."""
+    return min(columns * 9 // 10, 100) - 2 - 2 - 2
+
+
+class HelpText(Widget):
+    """The help's Markdown, drawn line by line from its rendering for the width it gets
+    (only the lines in view are drawn)."""
+
+    DEFAULT_CSS = "HelpText { height: auto; }"
+
+    def __init__(self, rendered: RenderedHelp, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rendered = rendered
+
+    @property
+    def plain(self) -> str:
+        """The text it shows at its current width."""
+        return "\n".join(line.text for line in self.rendered.render(max(1, self.size.width)))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.rendered.render(max(1, width)))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self.rendered.render(max(1, width))
+        base = self.rich_style
+        if y >= len(lines):
+            return Strip.blank(width, base)
+        return lines[y].adjust_cell_length(width, base).apply_style(base)
+
+
 class HelpScreen(ModalScreen[None]):
     """The help text; ``escape`` or ``?`` closes it (``q`` quits, as everywhere)."""
 
@@ -93,15 +156,14 @@ class HelpScreen(ModalScreen[None]):
                 tooltip="Close help", id="close_help"),
     ]
 
-    def __init__(self, markdown: str) -> None:
+    def __init__(self, markdown: str, rendered: RenderedHelp | None = None) -> None:
         super().__init__()
         self.markdown = markdown
+        self.rendered = rendered if rendered is not None else RenderedHelp(markdown)
 
     def compose(self) -> ComposeResult:
-        # Rich's Markdown in one Static: Textual's Markdown widget builds a widget per block,
-        # seconds of work for this text on a busy console.
         with VerticalScroll(id="help-body"):
-            yield Static(RichMarkdown(self.markdown, hyperlinks=False), id="help-text")
+            yield HelpText(self.rendered, id="help-text")
         yield KeysFooter()
 
     def on_mount(self) -> None:
