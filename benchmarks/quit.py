@@ -82,11 +82,17 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--rate", type=float, default=5000, help="real-workload calls per second")
     p.add_argument("--warm", type=float, default=20, help="seconds of load before quitting")
+    p.add_argument("--ways", default=",".join(WAYS),
+                   help=f"the ways to quit, comma-separated (default: {','.join(WAYS)})")
     opts = p.parse_args()
+    ways = [w.strip() for w in opts.ways.split(",")]
+    unknown = [w for w in ways if w not in WAYS]
+    if unknown:
+        p.error(f"unknown way to quit: {', '.join(unknown)} (known: {', '.join(WAYS)})")
     print(f"quit under load: {opts.rate:,.0f} calls/s for {opts.warm:.0f} s, then w x4 and the "
           f"quit; {opts.rounds} round(s) each; target {TARGET_S:.1f} s, terminal restored")
     ok = True
-    for way in WAYS:
+    for way in ways:
         times, restored = [], []
         for _ in range(opts.rounds):
             took, back = one(way, opts.rate, opts.warm)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -89,6 +89,13 @@ class ObsApp(App[int]):
 
     async def action_quit(self) -> None:
         self.quit_now()
+
+    def post_message(self, message: Message) -> bool:
+        """``ctrl+c`` starts the quit deadline as the key is queued, not once the app has
+        worked through the messages queued before it (it always quits: a priority binding)."""
+        if isinstance(message, events.Key) and message.key == "ctrl+c" and self._on_quit:
+            self._on_quit(0)
+        return super().post_message(message)
 
     def quit_now(self, exit_code: int = 0) -> None:
         """Leave the console with ``exit_code``, whatever screen is open."""
