@@ -6,12 +6,12 @@ console starts from) can be rebuilt from them. Never imports Textual.
 
 from __future__ import annotations
 
+from plano_obs.ledger._ledger import Ledger, LedgerError, LedgerInfo, open_for_reading
 from plano_obs.ledger._link import LedgerLink, LedgerStatus
 from plano_obs.ledger._prune import PruneReport, prune
 from plano_obs.ledger._reprice import RepriceReport, reprice
 from plano_obs.ledger._rollups import RebuildReport, Rollups
 from plano_obs.ledger._schema import SCHEMA_VERSION
-from plano_obs.ledger._sqlite import Ledger, LedgerError, LedgerInfo, open_for_reading
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plano_obs.analytics import Aggregate, CallFacts, merge_parts
+from plano_obs.ledger._ledger import Ledger, LedgerError
 from plano_obs.ledger._prune import PruneReport, prune
 from plano_obs.ledger._rollups import DAY_NS, HOUR_NS, Rollups
-from plano_obs.ledger._sqlite import Ledger, LedgerError
 from plano_obs.model import LLMCall, SpanRecord
 
 __all__ = ["LedgerLink", "LedgerStatus"]
@@ -211,14 +211,14 @@ class LedgerLink:
         if self.error is not None or not (calls or spans):
             return
         try:
-            last = self.ledger.write(calls, spans)
+            added = self.ledger.write(calls, spans)
         except LedgerError as e:
             self._fail(str(e))
             return
         if calls:
-            self._last_id = last
+            self._last_id = self.ledger.last_written
             with self._status_lock:
-                self._calls += len(calls)
+                self._calls += added
                 ends = [c.end_ns for c in calls]
                 lo, hi = min(ends), max(ends)
                 if self._first_ns is None or lo < self._first_ns:

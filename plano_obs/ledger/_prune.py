@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from plano_obs.ledger._ledger import Ledger
 from plano_obs.ledger._rollups import DAY_NS, HOUR_NS, Rollups
-from plano_obs.ledger._sqlite import Ledger, LedgerError, describe
 
 __all__ = ["PruneReport", "prune"]
 
@@ -33,35 +32,23 @@ def prune(ledger: Ledger, before_ns: int, reason: str, *,
     spans = _delete(ledger, "spans", before_ns)
     rollups = Rollups(ledger)
     with ledger.lock:
-        con = ledger._con
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                con.execute("DELETE FROM rollups WHERE start_ns + period_s * 1000000000 <= ?",
-                            (before_ns,))
-                straddling = con.execute(
-                    "SELECT period_s, start_ns FROM rollups WHERE start_ns < ?",
-                    (before_ns,)).fetchall()
-                con.execute("DELETE FROM rollups WHERE start_ns < ?", (before_ns,))
-                through = rollups.derived_through(con)
-                con.execute("INSERT INTO prunes VALUES (?, ?, ?, ?, ?)",
-                            (int(clock() * 1e9), before_ns, calls, spans, reason))
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as e:
-            raise LedgerError(describe(e, ledger.path)) from None
+        with ledger.transaction() as con:
+            con.execute("DELETE FROM rollups WHERE start_ns + period_s * 1000000000 <= ?",
+                        (before_ns,))
+            straddling = con.execute(
+                "SELECT period_s, start_ns FROM rollups WHERE start_ns < ?",
+                (before_ns,)).fetchall()
+            con.execute("DELETE FROM rollups WHERE start_ns < ?", (before_ns,))
+            through = rollups.derived_through(con)
+            con.execute("INSERT INTO prunes VALUES (?, ?, ?, ?, ?)",
+                        (int(clock() * 1e9), before_ns, calls, spans, reason))
         if straddling:
             # Derive the straddled day (and its hours) again from what is left of it.
             lo = min(start for _, start in straddling)
             hi = max(start + period * 1_000_000_000 for period, start in straddling)
             lo, hi = lo // HOUR_NS * HOUR_NS, -(-hi // DAY_NS) * DAY_NS
-            with ledger.lock:
-                con.execute("BEGIN IMMEDIATE")
+            with ledger.transaction() as con:
                 con.execute("DELETE FROM rollups WHERE start_ns >= ? AND start_ns < ?", (lo, hi))
-                con.execute("COMMIT")
             parts = ledger.calls_in(lo, hi)
             rollups.derive(((i, c) for i, c in parts if i <= through), through=through)
         ledger.reclaim()
@@ -71,22 +58,10 @@ def prune(ledger: Ledger, before_ns: int, reason: str, *,
 def _delete(ledger: Ledger, table: str, before_ns: int) -> int:
     total = 0
     while True:
-        with ledger.lock:
-            con = ledger._con
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = con.execute(
-                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
-                        f"WHERE end_ns < ? LIMIT {_BATCH})", (before_ns,))
-                    n = cur.rowcount
-                    con.execute("COMMIT")
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                raise LedgerError(describe(e, ledger.path)) from None
+        with ledger.transaction() as con:
+            n = con.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                f"WHERE end_ns < ? LIMIT {_BATCH})", (before_ns,)).rowcount
         total += n
         if n < _BATCH:
             return total

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plano_obs.analytics import usd_to_nano
+from plano_obs.ledger._ledger import Ledger
 from plano_obs.ledger._rollups import Rollups
-from plano_obs.ledger._rows import DRIFT, FAILED, FLAGGED
-from plano_obs.ledger._sqlite import Ledger, LedgerError, describe
+from plano_obs.ledger._rows import DRIFT, FAILED, FLAGGED, id_bytes
 from plano_obs.model import CallCost, LLMCall
 
 __all__ = ["RepriceReport", "reprice"]
@@ -49,25 +48,19 @@ def reprice(ledger: Ledger, pricer: _Pricer, *,
     batch: list[tuple[Any, ...]] = []
 
     def flush() -> None:
-        with ledger.lock:
-            con = ledger._con
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    con.executemany("UPDATE calls SET cost_nano = ?, catalog_cost_nano = ?, "
-                                    "price_id = ?, flags = ? WHERE id = ?", [
-                                        (cost, catalog, _price(ledger, key), flags, call_id)
-                                        for cost, catalog, key, flags, call_id in batch])
-                    con.execute("COMMIT")
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                raise LedgerError(describe(e, ledger.path)) from None
+        with ledger.transaction() as con:
+            con.executemany("UPDATE calls SET cost_nano = ?, catalog_cost_nano = ?, "
+                            f"price_id = ?, flags = ? WHERE {which}", [
+                                (cost, catalog, _price(ledger, key), flags, *call_id)
+                                for cost, catalog, key, flags, call_id in batch])
         batch.clear()
 
-    for call_id, call in ledger.calls_after(0):
+    # A file's calls_after yields ids; a shared database's yields transaction positions, so
+    # a call there is named by its span (unique there).
+    which = "trace_id = ? AND span_id = ?" if ledger.shared else "id = ?"
+    for position, call in ledger.calls_after(-(2**62) if ledger.shared else 0):
+        call_id = (id_bytes(call.trace_id), id_bytes(call.span_id)) if ledger.shared else (
+            position,)
         calls += 1
         old = call.cost
         old_nano = None if old is None or old.cost_usd is None else usd_to_nano(old.cost_usd)
@@ -94,12 +87,9 @@ def reprice(ledger: Ledger, pricer: _Pricer, *,
     if batch:
         flush()
     Rollups(ledger).rebuild()
-    with ledger.lock:
-        try:
-            ledger._con.execute("INSERT INTO reprices VALUES (?, ?, ?, ?, ?)",
-                                (int(clock() * 1e9), source, calls, before, after))
-        except sqlite3.Error as e:
-            raise LedgerError(describe(e, ledger.path)) from None
+    with ledger.transaction() as con:
+        con.execute("INSERT INTO reprices VALUES (?, ?, ?, ?, ?)",
+                    (int(clock() * 1e9), source, calls, before, after))
     by_model = sorted(((m, b, a) for m, (b, a) in models.items() if a != b),
                       key=lambda x: -abs(x[2] - x[1]))
     return RepriceReport(calls, changed, unpriced, before, after, source, by_model)

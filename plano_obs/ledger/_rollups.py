@@ -9,14 +9,13 @@ when the ledger opens, so a killed process never leaves a row short.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from plano_obs.analytics import Aggregate, CallFacts, hour_part, merge_parts
-from plano_obs.ledger._sqlite import Ledger, LedgerError, describe
+from plano_obs.ledger._ledger import Ledger, LedgerError
 from plano_obs.model import LLMCall
 
 __all__ = ["HOUR_NS", "DAY_NS", "Rollups", "day_part"]
@@ -59,14 +58,14 @@ class Rollups:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def derived_through(self, con: sqlite3.Connection | None = None) -> int:
-        """The id of the last call the rows hold."""
+    def derived_through(self, con: Any = None) -> int:
+        """The position of the last call the rows hold (every call up to it is in them)."""
         con = con or self.ledger.reader()
         row = con.execute(
             "SELECT value FROM ledger_meta WHERE key = 'derived_through'").fetchone()
         return int(row[0]) if row else 0
 
-    def _load(self, con: sqlite3.Connection, period_s: int, lo_ns: int, hi_ns: int, *,
+    def _load(self, con: Any, period_s: int, lo_ns: int, hi_ns: int, *,
               cached: bool = True) -> list[tuple[int, Aggregate]]:
         """The rows of ``[lo_ns, hi_ns)``; ``cached`` ones are shared: read, never change."""
         rows = con.execute(
@@ -110,11 +109,11 @@ class Rollups:
                 parts += self._last_day(con, last_day, hi_ns)
             else:
                 parts += [a for _, a in self._load(con, 3600, lo_ns, hi_ns)]
-        except sqlite3.Error as e:
-            raise LedgerError(describe(e, self.ledger.path)) from None
+        except self.ledger.errors as e:
+            raise self.ledger.error(e) from None
         return parts
 
-    def _last_day(self, con: sqlite3.Connection, day: int, hi_ns: int) -> list[Aggregate]:
+    def _last_day(self, con: Any, day: int, hi_ns: int) -> list[Aggregate]:
         """The hours of ``day`` before ``hi_ns``: its day row when nothing of it comes later
         (the usual case: the range ends now), else its hour rows."""
         if hi_ns == day * DAY_NS:
@@ -131,43 +130,45 @@ class Rollups:
         try:
             days = [part for _, part in self._load(self.ledger.reader(), 86400, -(2**62),
                                                    2**62)]
-        except sqlite3.Error as e:
-            raise LedgerError(describe(e, self.ledger.path)) from None
+        except self.ledger.errors as e:
+            raise self.ledger.error(e) from None
         merge_parts(into, days)
 
     def calls_held(self) -> int:
         """Calls in the ledger: what the day rows count plus calls not derived yet."""
-        def count(con: sqlite3.Connection) -> int:
+        pos = self.ledger.engine.position.removeprefix("c.")
+
+        def count(con: Any) -> int:
             derived = con.execute(
                 "SELECT coalesce(sum(calls), 0) FROM rollups WHERE period_s = 86400").fetchone()
-            tail = con.execute("SELECT count(*) FROM calls WHERE id > ?",
+            tail = con.execute(f"SELECT count(*) FROM calls WHERE {pos} > ?",
                                (self.derived_through(con),)).fetchone()
             return int(derived[0]) + int(tail[0])
         return int(self.ledger._read(count))
 
     # -- writing ------------------------------------------------------------------------------
 
-    def apply(self, parts: dict[int, Aggregate], through_id: int) -> None:
+    def apply(self, parts: dict[int, Aggregate], through_id: int, *,
+              derived_from: int | None = None) -> bool:
         """Merge hour parts (hour index -> the calls added since the last apply) into the hour
         and day rows, and record that the rows now hold every call up to ``through_id``; one
-        transaction."""
-        ledger = self.ledger
-        with ledger.lock:
-            con = ledger._con
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    self._apply(con, parts, through_id)
-                    con.execute("COMMIT")
-                except BaseException:
-                    self._written.clear()  # they hold what did not commit
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                raise LedgerError(describe(e, ledger.path)) from None
+        transaction. With ``derived_from``, only if the rows still hold calls up to exactly
+        that (another process sharing the database may have derived them meanwhile): returns
+        whether the parts were applied."""
+        try:
+            with self.ledger.transaction() as con:
+                if derived_from is not None:
+                    engine: Any = self.ledger.engine
+                    if not engine.try_derive_lock(con) or \
+                            self.derived_through(con) != derived_from:
+                        return False  # nothing written: the empty transaction commits
+                self._apply(con, parts, through_id)
+                return True
+        except BaseException:
+            self._written.clear()  # they hold what did not commit
+            raise
 
-    def _apply(self, con: sqlite3.Connection, parts: dict[int, Aggregate],
+    def _apply(self, con: Any, parts: dict[int, Aggregate],
                through_id: int) -> None:
         days: dict[int, list[Aggregate]] = {}
         for hour, part in sorted(parts.items()):
@@ -179,7 +180,7 @@ class Rollups:
         con.execute("INSERT INTO ledger_meta VALUES ('derived_through', ?) ON CONFLICT (key) "
                     "DO UPDATE SET value = excluded.value", (str(through_id),))
 
-    def _merge_row(self, con: sqlite3.Connection, period_s: int, start_ns: int,
+    def _merge_row(self, con: Any, period_s: int, start_ns: int,
                    parts: list[Aggregate]) -> None:
         key = (period_s, start_ns)
         stored = con.execute("SELECT calls FROM rollups WHERE period_s = ? AND start_ns = ?",
@@ -201,10 +202,12 @@ class Rollups:
         self._written[key] = (row.total.requests, row)
 
     def derive(self, calls: Iterable[tuple[int, LLMCall]], *, through: int | None = None,
-               batch_calls: int = 200_000, progress: Callable[[int], None] | None = None) -> int:
-        """Add ``(id, call)`` pairs to the rows, committing every ``batch_calls``; the rows
-        then hold every call up to the last id seen (in id order), or up to ``through`` when
-        given. Returns how many calls were derived."""
+               batch_calls: int = 200_000, progress: Callable[[int], None] | None = None,
+               derived_from: int | None = None) -> int:
+        """Add ``(position, call)`` pairs to the rows, committing every ``batch_calls``; the
+        rows then hold every call up to the last position seen (in position order), or up to
+        ``through`` when given. Returns how many calls were derived (-1: another process
+        derived them first, see ``apply``)."""
         parts: dict[int, Aggregate] = {}
         n = 0
         last_id = self.derived_through(self.ledger._con) if through is None else through
@@ -218,38 +221,80 @@ class Rollups:
             n += 1
             if through is None:
                 last_id = call_id
-            if n % batch_calls == 0:
+            if n % batch_calls == 0 and derived_from is None:
                 self.apply(parts, last_id)
                 parts = {}
                 if progress is not None:
                     progress(n)
-        if parts or n:
-            self.apply(parts, last_id)
+        if parts or n or derived_from is not None:
+            if not self.apply(parts, last_id, derived_from=derived_from):
+                return -1
         return n
 
     def derive_tail(self) -> int:
         """Derive the calls written after ``derived_through`` (after a crash, or written by a
         version without derived rows); returns how many."""
+        if self.ledger.shared:
+            return max(self.derive_shared(), 0)
         start = self.derived_through(self.ledger._con)
         return self.derive(self.ledger.calls_after(start))
+
+    def derive_shared(self) -> int:
+        """In a database many processes write: derive every call whose writer has finished
+        since the rows were last derived. Whoever commits first wins; a process that lost the
+        race drops its work (-1). Returns how many calls were derived."""
+        ledger = self.ledger
+        engine: Any = ledger.engine
+        try:
+            con = ledger.reader()
+            start = self.derived_through(con)
+            upto = engine.watermark(con)
+        except ledger.errors as e:
+            raise ledger.error(e) from None
+        if upto <= start:
+            return 0
+        return self.derive(ledger.calls_after(start, through=upto), through=upto,
+                           derived_from=start)
+
+    def _rebuild_shared(self, progress: Callable[[int], None] | None) -> RebuildReport:
+        """Rebuild in one transaction, so that consoles never see the rows half gone."""
+        ledger = self.ledger
+        engine: Any = ledger.engine
+        parts: dict[int, Aggregate] = {}
+        with ledger.transaction() as con:
+            con.execute("SELECT pg_advisory_xact_lock(?)", (engine.derive_lock_id,))
+            upto = engine.watermark(con)
+            n = 0
+            for _, call in ledger.calls_after(-(2**62), through=upto):
+                f = CallFacts.of(call)
+                part = parts.get(f.end_ns // HOUR_NS)
+                if part is None:
+                    part = parts[f.end_ns // HOUR_NS] = hour_part()
+                part.add(call, f)
+                n += 1
+                if progress is not None and n % 200_000 == 0:
+                    progress(n)
+            con.execute("DELETE FROM rollups")
+            self._written.clear()
+            self._apply(con, parts, upto)
+        return self._report(n)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
         """Drop every derived row and derive them again from the raw calls."""
         ledger = self.ledger
         with ledger.lock:
-            try:
-                con = ledger._con
-                con.execute("BEGIN IMMEDIATE")
+            if ledger.shared:
+                return self._rebuild_shared(progress)
+            with ledger.transaction() as con:
                 con.execute("DELETE FROM rollups")
                 con.execute("DELETE FROM ledger_meta WHERE key = 'derived_through'")
-                con.execute("COMMIT")
-            except sqlite3.Error as e:
-                if ledger._con.in_transaction:
-                    ledger._con.execute("ROLLBACK")
-                raise LedgerError(describe(e, ledger.path)) from None
             n = self.derive(ledger.calls_after(0), progress=progress)
-        count = ledger._read(lambda con: con.execute(
-            "SELECT sum(period_s = 3600), sum(period_s = 86400) FROM rollups").fetchone())
+        return self._report(n)
+
+    def _report(self, n: int) -> RebuildReport:
+        count = self.ledger._read(lambda con: con.execute(
+            "SELECT sum(CASE WHEN period_s = 3600 THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN period_s = 86400 THEN 1 ELSE 0 END) FROM rollups").fetchone())
         return RebuildReport(n, int(count[0] or 0), int(count[1] or 0))
 
 

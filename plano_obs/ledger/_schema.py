@@ -1,8 +1,9 @@
 """The ledger's tables, by version, and the forward migrations between versions.
 
 Written for SQLite and kept within what PostgreSQL also accepts: integers, reals, text and
-binary columns (``BLOB`` is ``bytea`` there), no SQLite-only types. ``id INTEGER PRIMARY KEY`` is
-SQLite's rowid; in PostgreSQL it becomes ``BIGINT GENERATED ALWAYS AS IDENTITY``.
+binary columns, no SQLite-only types. ``_postgres.pg_ddl`` widens them for PostgreSQL
+(``bigint``, ``double precision``, ``bytea``; ``id INTEGER PRIMARY KEY``, SQLite's rowid,
+becomes an identity column) and adds what many writers need there.
 
 Low-cardinality strings of a call (span name, service, models, provider, API path, route, how
 it was routed, span status) are stored once in ``call_kinds`` and referenced by id, and how a
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["SCHEMA_VERSION", "create", "migrate", "schema_version"]
+__all__ = ["SCHEMA_VERSION", "STEPS", "create", "migrate", "schema_version", "statements"]
 
 #: The version this code writes. A ledger with a higher version is refused, never altered.
 SCHEMA_VERSION = 2
@@ -134,7 +135,7 @@ CREATE TABLE reprices (
 #: version -> the DDL that brings the previous version to it. Version 1 had no derived rows:
 #: its calls are derived when a console next opens the ledger (everything after
 #: ``derived_through``, which a version 1 file does not have, is derived on open).
-_STEPS: dict[int, str] = {1: _V1, 2: _V2}
+STEPS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def schema_version(con: sqlite3.Connection) -> int | None:
@@ -155,21 +156,29 @@ def schema_version(con: sqlite3.Connection) -> int | None:
 def create(con: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
     """Create the tables of ``version`` in an empty database (in the caller's transaction)."""
     for v in range(1, version + 1):
-        _run(con, _STEPS[v])
+        _run(con, STEPS[v])
     con.execute("INSERT INTO ledger_meta VALUES ('schema_version', ?)", (str(version),))
 
 
 def migrate(con: sqlite3.Connection, from_version: int) -> None:
     """Bring a ledger from ``from_version`` to SCHEMA_VERSION (in the caller's transaction)."""
     for v in range(from_version + 1, SCHEMA_VERSION + 1):
-        _run(con, _STEPS[v])
+        _run(con, STEPS[v])
     con.execute("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'",
                 (str(SCHEMA_VERSION),))
 
 
 def _run(con: sqlite3.Connection, script: str) -> None:
     # executescript() would commit the caller's transaction; statements one by one do not.
+    for statement in statements(script):
+        con.execute(statement)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a DDL script, without comment lines."""
+    out = []
     for statement in script.split(";"):
         lines = [ln for ln in statement.splitlines() if not ln.lstrip().startswith("--")]
         if "".join(lines).strip():
-            con.execute("\n".join(lines))
+            out.append("\n".join(lines))
+    return out
