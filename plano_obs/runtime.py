@@ -16,6 +16,7 @@ from plano_obs.ingest.http import HttpReceiver
 from plano_obs.ingest.receiver import Receiver
 from plano_obs.ingest.store import Store
 from plano_obs.ledger import Ledger, LedgerError, LedgerLink, LedgerStatus, open_for_reading
+from plano_obs.locations import redact
 from plano_obs.model import WINDOW_SECONDS, LLMCall
 from plano_obs.pricing import Pricer
 from plano_obs.settings import Settings
@@ -148,8 +149,17 @@ class Runtime:
             self.ledger_error = link.error
             ledger.close()
             return
+        if link.fleet:
+            # Views come from what the database holds (polled), this process's calls included.
+            self.store.analytics = None
+            link.sync_interval_s = self.settings.poll_ms / 1000
         self.store.ledger = link
         self.ledger = link
+
+    @property
+    def receiving(self) -> bool:
+        """Whether this process receives OTLP (not with --no-receiver)."""
+        return not self.settings.no_receiver
 
     def ledger_status(self) -> LedgerStatus | None:
         """The ledger's path, calls and time span (or why it is not used); None without one."""
@@ -158,7 +168,7 @@ class Runtime:
         path = self.settings.ledger_path
         if path is None or self.ledger_error is None:  # none asked for, or not opened yet
             return None
-        return LedgerStatus(str(path), 0, None, None, 0, self.ledger_error)
+        return LedgerStatus(redact(path), 0, None, None, 0, self.ledger_error)
 
     def window_calls(self, window: str, now: float, *, limit: int = REPLAY_CALLS) -> WindowCalls:
         """The calls that ended in the last ``window`` before ``now`` (``all``: every call held),
@@ -170,7 +180,7 @@ class Runtime:
         link = self.ledger
         if link is not None and link.error is None:
             try:
-                reader = open_for_reading(link.ledger.path)
+                reader = open_for_reading(link.ledger.location)
                 try:
                     calls, total = reader.newest_calls_in(lo, now_ns + 1, limit)
                 finally:
@@ -190,7 +200,7 @@ class Runtime:
         link = self.ledger
         if link is not None and link.error is None:
             try:
-                reader = open_for_reading(link.ledger.path)
+                reader = open_for_reading(link.ledger.location)
                 try:
                     entries |= reader.catalog_entries()
                 finally:
@@ -203,6 +213,11 @@ class Runtime:
         """Open the ledger, start receiving (raises PortInUseError before anything else runs),
         then the ledger's background work and the demo."""
         self.open_ledger()
+        if not self.receiving:
+            if self.ledger is not None:
+                self.ledger.start()
+            self.pricer.start_background_refresh()
+            return
         try:
             self.receiver.start()
             if self.http_receiver is not None:
@@ -243,8 +258,9 @@ class Runtime:
         """Stop the demo and the receivers, then write what the ledger has yet to derive."""
         if self.demo is not None:
             self.demo.stop()
-        if self.http_receiver is not None:
-            self.http_receiver.stop(grace=0.5)
-        self.receiver.stop(grace=0.5)
+        if self.receiving:
+            if self.http_receiver is not None:
+                self.http_receiver.stop(grace=0.5)
+            self.receiver.stop(grace=0.5)
         if self.ledger is not None:
             self.ledger.stop()

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from plano_obs.locations import is_database_url
 from plano_obs.model import WINDOWS
 
 __all__ = ["ENV_PREFIX", "NO_LEDGER", "Settings", "SettingsError", "default_ledger_path",
@@ -60,6 +61,9 @@ class Settings(BaseModel):
     ledger: str | None = Field(None, description="ledger file, or none to keep nothing on disk")
     retain: str = Field("30d", description="keep ledger calls this long (none: forever)")
     max_ledger_mb: float = Field(4096.0, gt=0, description="prune the oldest days above this")
+    no_receiver: bool = Field(False, description="receive nothing: only read the ledger")
+    poll_ms: int = Field(1000, ge=50, le=600_000,
+                         description="how often a shared ledger is read for new calls")
 
     @field_validator("window")
     @classmethod
@@ -92,11 +96,14 @@ class Settings(BaseModel):
         return self
 
     @property
-    def ledger_path(self) -> Path | None:
-        """Where calls are kept: ``--ledger``, else the data directory (a file of its own for
-        demo traffic, so it never mixes with real calls); None for ``--ledger none``."""
+    def ledger_path(self) -> Path | str | None:
+        """Where calls are kept: ``--ledger`` (a file path, or a ``postgresql://`` URL as it
+        was given), else the data directory (a file of its own for demo traffic, so it never
+        mixes with real calls); None for ``--ledger none``."""
         if self.ledger is not None and self.ledger.strip().lower() == NO_LEDGER:
             return None
+        if is_database_url(self.ledger):
+            return str(self.ledger).strip()
         if self.ledger:
             return Path(self.ledger).expanduser()
         path = default_ledger_path()

@@ -507,6 +507,12 @@ class Analytics:
             self._hours.clear()
             self._long.clear()
 
+    def history_changed(self) -> None:
+        """The history behind long windows took calls: build them again on their next read."""
+        with self._lock:
+            self._flush()
+            self._long.clear()
+
     def take_hours(self) -> dict[int, Aggregate]:
         """The hour parts of the calls added since the last take (for the ledger's rows)."""
         with self._lock:

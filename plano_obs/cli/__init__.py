@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from plano_obs import __version__
-from plano_obs.cli import demo, export, ledger, obs, pricing, whatif
+from plano_obs.cli import demo, export, ledger, obs, pricing, receive, whatif
 from plano_obs.cli._args import ArgumentParser, CommandLineError, HelpFormatter
 from plano_obs.cli.diagnostics import UsageError, report, warnings_once
 
@@ -59,11 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="inspect and maintain the ledger: info, prune, rebuild, reprice",
         description="Inspect and maintain the ledger file (by default the console's).")
     ledger.add_ledger_arguments(ledger_parser)
+    receive_parser = obs_sub.add_parser(
+        "receive", formatter_class=HelpFormatter,
+        help="headless receiver: write every call to the ledger (one per gateway, a fleet)",
+        description=receive.DESCRIPTION)
+    receive.add_receive_arguments(receive_parser)
     # A flag given before the subcommand (plano obs --port 5000 export) must survive the
     # subcommand's own default for it.
     shared = {a.dest for a in obs_parser._actions if a.option_strings}
     for sub_parser in (export_parser, pricing_parser, demo_parser, whatif_parser,
-                       ledger_parser):
+                       ledger_parser, receive_parser):
         for action in sub_parser._actions:
             if action.dest in shared and action.option_strings and action.dest != "help":
                 action.default = argparse.SUPPRESS
@@ -89,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return whatif.run_whatif(args)
         if args.obs_command == "ledger":
             return ledger.run_ledger(args)
+        if args.obs_command == "receive":
+            try:
+                return receive.run_receive(args)
+            except Exception as e:  # report() re-raises what is not a user error
+                return report(e, "plano obs receive")
         if args.obs_command == "demo":
             try:
                 return demo.run_demo(args)
@@ -102,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _typed_command(argv: list[str]) -> str:
     words = ["plano"]
-    expected = [("obs",), ("export", "pricing", "demo", "whatif", "ledger")]
+    expected = [("obs",), ("export", "pricing", "demo", "whatif", "ledger", "receive")]
     for token in argv:
         if not expected:
             break

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from plano_obs.cli.diagnostics import UsageError
 from plano_obs.settings import Settings, load_settings
@@ -18,7 +18,9 @@ __all__ = [
     "CommandLineError",
     "HelpFormatter",
     "add_pricing_source_arguments",
+    "add_fleet_arguments",
     "add_receiver_arguments",
+    "open_shared_ledger",
     "parse_duration",
     "parse_instant",
     "plural",
@@ -168,3 +170,25 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     flags = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
     flags.update(overrides)
     return load_settings(flags)
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--no-receiver`` and ``--poll-ms``: a console that reads a shared ledger."""
+    d = Settings.model_fields
+    g = parser.add_argument_group("fleet (a PostgreSQL --ledger shared by many receivers)")
+    g.add_argument("--no-receiver", action="store_true", default=None,
+                   help="receive nothing: show what the ledger holds, polling it for new calls")
+    g.add_argument("--poll-ms", type=int, default=None, metavar="MS",
+                   help=f"read a shared ledger for new calls this often (default: "
+                        f"{d['poll_ms'].default})")
+
+
+def open_shared_ledger(runtime: Any) -> None:
+    """Open a runtime's ledger before anything listens. A PostgreSQL ledger that refuses
+    (bad credentials, no such database, unreachable) is a usage error (exit 2): the user asked
+    for the fleet's database, and memory only would silently leave them out of it."""
+    from plano_obs.locations import is_database_url
+
+    runtime.open_ledger()
+    if runtime.ledger_error is not None and is_database_url(runtime.settings.ledger_path):
+        raise UsageError(runtime.ledger_error)

@@ -42,9 +42,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
                      help="read OTLP/JSON files as the OpenTelemetry Collector's file exporter "
                           "writes them (one ExportTraceServiceRequest per line)")
-    src.add_argument("--ledger", dest="from_ledger", metavar="PATH",
-                     help="read a ledger (the console's is $XDG_DATA_HOME/plano-obs/"
-                          "ledger.sqlite), also while a console is writing it")
+    src.add_argument("--ledger", dest="from_ledger", metavar="PATH|URL",
+                     help="read a ledger file (the console's is $XDG_DATA_HOME/plano-obs/"
+                          "ledger.sqlite) or a postgresql:// database, also while others "
+                          "write it")
     src.add_argument("--schema", action="store_true",
                      help="print the JSON Schema of the export document and exit")
     stop = parser.add_argument_group("when listening")
@@ -86,7 +87,7 @@ def run_export(args: argparse.Namespace) -> int:
         files = getattr(args, "from_files", None) or []
         ledger = getattr(args, "from_ledger", None)
         if sum((listen, bool(files), bool(ledger))) != 1:
-            raise UsageError("choose one input: --listen, --from FILE... or --ledger PATH")
+            raise UsageError("choose one input: --listen, --from FILE... or --ledger PATH|URL")
         span = _span(args, window, listen)
         count = getattr(args, "count", None)
         if count is not None and count < 1:
@@ -160,6 +161,7 @@ def _run_ledger(args: argparse.Namespace, path: str, window: str,
 
     from plano_obs.analytics import Analytics
     from plano_obs.ledger import LedgerError, LedgerLink, open_for_reading
+    from plano_obs.locations import redact
     from plano_obs.pricing import Pricer
 
     settings = settings_from(args, window=window, ledger="none")
@@ -171,6 +173,7 @@ def _run_ledger(args: argparse.Namespace, path: str, window: str,
         ledger = open_for_reading(path)
     except LedgerError as e:
         raise UsageError(str(e)) from None
+    where = redact(path)
     try:
         link = LedgerLink(ledger, retain_s=None, pricer=pricer)
         analytics = Analytics()
@@ -181,7 +184,7 @@ def _run_ledger(args: argparse.Namespace, path: str, window: str,
                         errors=_ERRORS)
             if link.error is not None:
                 raise UsageError(link.error)
-            doc = analytics.document(window, now=now, pricing=pricing, source=f"ledger: {path}")
+            doc = analytics.document(window, now=now, pricing=pricing, source=f"ledger: {where}")
         else:
             lo = -(2**62) if span[0] is None else span[0]
             hi = int(now * 1e9) + 1 if span[1] is None else span[1]
@@ -194,7 +197,7 @@ def _run_ledger(args: argparse.Namespace, path: str, window: str,
             analytics.seed(selected, [], flagged[::-1], errors[::-1])
             analytics.know_prices(pricer.price(c) for c in kinds)
             doc = analytics.document("all", now=min(now, hi / 1e9), pricing=pricing,
-                                     source=f"ledger: {path}")
+                                     source=f"ledger: {where}")
             start = doc.window.start if span[0] is None else datetime.fromtimestamp(lo / 1e9, UTC)
             doc = doc.model_copy(update={"window": WindowInfo(name="range", start=start,
                                                               end=doc.window.end)})
@@ -202,7 +205,7 @@ def _run_ledger(args: argparse.Namespace, path: str, window: str,
         raise UsageError(str(e)) from None
     finally:
         ledger.close()
-    return _finish(doc, args, gates, received=f"read from the ledger {path}")
+    return _finish(doc, args, gates, received=f"read from the ledger {where}")
 
 
 def _run_from(args: argparse.Namespace, files: list[str], window: str, gates: list[Gate],

@@ -27,20 +27,20 @@ def add_ledger_arguments(parser: argparse.ArgumentParser) -> None:
                         help="info: path, size, calls, time span, schema; prune: delete calls "
                              "before --before; rebuild: derive the hour and day rows again from "
                              "the raw calls; reprice: price every call with today's catalog")
-    parser.add_argument("--ledger", default=None, metavar="PATH",
-                        help="the ledger file (default: the console's, "
-                             "$XDG_DATA_HOME/plano-obs/ledger.sqlite)")
+    parser.add_argument("--ledger", default=None, metavar="PATH|URL",
+                        help="the ledger file or postgresql:// database (default: the "
+                             "console's, $XDG_DATA_HOME/plano-obs/ledger.sqlite)")
     parser.add_argument("--before", metavar="DATE",
                         help="prune: calls that ended before this ISO date or time (UTC unless "
                              "it says otherwise), or this long ago (e.g. 30d)")
     add_pricing_source_arguments(parser)  # for reprice
 
 
-def _path(args: argparse.Namespace) -> Path:
+def _path(args: argparse.Namespace) -> Path | str:
     path = load_settings({"ledger": getattr(args, "ledger", None)}).ledger_path
     if path is None:
         raise UsageError("--ledger none: there is no ledger to work on")
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         raise UsageError(f"no ledger at {path} (plano obs creates it on its first run)")
     return path
 
@@ -90,7 +90,7 @@ def _size_parts(path: Path, used: int) -> str:
     return "".join(f", {p}" for p in parts)
 
 
-def _info(path: Path) -> int:
+def _info(path: Path | str) -> int:
     ledger = open_for_reading(path)
     try:
         info = ledger.info()
@@ -100,15 +100,16 @@ def _info(path: Path) -> int:
         used = ledger.used_bytes()
         per_call = f" ({used / info.calls:,.0f} bytes per call)" if info.calls else ""
         lines = [
-            ("ledger", str(path)),
-            ("size", _size(info.size_bytes) + per_call + _size_parts(path, used)),
+            ("ledger", str(ledger.path)),
+            ("size", _size(info.size_bytes) + per_call + (
+                _size_parts(path, used) if isinstance(path, Path) else "")),
             ("calls", f"{info.calls:,}"),
             ("from", _when(info.first_ns)),
             ("to", _when(info.last_ns)),
             ("schema", f"version {info.schema_version}"),
             ("derived", "every call" if through >= last_id else
-             f"up to call {through:,} of {last_id:,} (the console derives the rest when it "
-             f"opens the ledger)"),
+             f"up to position {through:,} of {last_id:,} (a console or receiver derives the "
+             f"rest when it opens the ledger)"),
             ("pruned", f"{info.pruned_calls:,} calls" + (
                 f", last {_when(info.last_prune_ns)}" if info.last_prune_ns else "")),
         ]
@@ -124,7 +125,7 @@ def _info(path: Path) -> int:
     return ExitCode.OK
 
 
-def _prune(path: Path, before: str | None) -> int:
+def _prune(path: Path | str, before: str | None) -> int:
     if not before:
         raise UsageError("prune needs --before DATE (e.g. 2026-01-01, or 30d for 30 days ago)")
     before_ns = parse_instant(before, "--before", now=time.time())
@@ -139,7 +140,7 @@ def _prune(path: Path, before: str | None) -> int:
     return ExitCode.OK
 
 
-def _rebuild(path: Path) -> int:
+def _rebuild(path: Path | str) -> int:
     ledger = Ledger(path)
     try:
         started = time.monotonic()
@@ -160,7 +161,7 @@ def _rebuild(path: Path) -> int:
     return ExitCode.OK
 
 
-def _reprice(path: Path, args: argparse.Namespace) -> int:
+def _reprice(path: Path | str, args: argparse.Namespace) -> int:
     from plano_obs.pricing import Pricer
 
     pricer = Pricer(pricing_file=getattr(args, "pricing_file", None),

@@ -9,7 +9,13 @@ import time
 from typing import TYPE_CHECKING
 
 from plano_obs import __version__
-from plano_obs.cli._args import add_receiver_arguments, settings_from
+from plano_obs.cli._args import (
+    add_fleet_arguments,
+    add_receiver_arguments,
+    open_shared_ledger,
+    settings_from,
+)
+from plano_obs.cli.diagnostics import UsageError
 from plano_obs.model import WINDOWS
 from plano_obs.settings import ENV_PREFIX, Settings
 from plano_obs.shutdown import end_process, stop_on_signals
@@ -53,15 +59,18 @@ def add_obs_arguments(parser: argparse.ArgumentParser) -> None:
                     help="print a status line every second instead of the console "
                          "(the default when stdout is not a terminal)")
     lg = parser.add_argument_group("ledger (every call kept on disk)")
-    lg.add_argument("--ledger", default=None, metavar="PATH",
-                    help="ledger file, or 'none' to keep nothing on disk (default: "
-                         "$XDG_DATA_HOME/plano-obs/ledger.sqlite; demo-ledger.sqlite with --demo)")
+    lg.add_argument("--ledger", default=None, metavar="PATH|URL",
+                    help="ledger file, a PostgreSQL database shared by a fleet "
+                         "(postgresql://user:password@host:port/db), or 'none' to keep nothing "
+                         "on disk (default: $XDG_DATA_HOME/plano-obs/ledger.sqlite; "
+                         "demo-ledger.sqlite with --demo)")
     lg.add_argument("--retain", default=None, metavar="AGE",
                     help=f"prune calls older than this, in whole days, e.g. 7d; none keeps "
                          f"everything (default: {d['retain'].default})")
     lg.add_argument("--max-ledger-mb", type=float, default=None, metavar="MB",
                     help=f"prune the oldest days while the ledger is larger (default: "
                          f"{d['max_ledger_mb'].default:g})")
+    add_fleet_arguments(parser)
 
 
 def run_obs(args: argparse.Namespace) -> int:
@@ -69,7 +78,10 @@ def run_obs(args: argparse.Namespace) -> int:
     from plano_obs.runtime import Runtime
 
     settings = settings_from(args)
+    if settings.no_receiver and settings.demo:
+        raise UsageError("--demo sends calls to this console's receiver: drop --no-receiver")
     runtime = Runtime(settings)
+    open_shared_ledger(runtime)
     runtime.start()
     if runtime.ledger_error is not None:
         print(f"plano obs: {runtime.ledger_error}; keeping calls in memory only",
@@ -89,8 +101,9 @@ def run_obs(args: argparse.Namespace) -> int:
 
 def _run_plain(runtime: Runtime) -> int:
     """One status line a second on stdout until SIGINT/SIGTERM."""
-    print(f"plano obs {__version__}: listening on {runtime.listening}; Ctrl-C to stop",
-          flush=True)
+    where = f"listening on {runtime.listening}" if runtime.receiving else \
+        "reading the ledger (no receiver)"
+    print(f"plano obs {__version__}: {where}; Ctrl-C to stop", flush=True)
     status = runtime.ledger_status()
     if status is not None and status.error is None:
         print(f"ledger {status.path}: {status.calls:,} calls", flush=True)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from plano_obs.cli._args import parse_duration
@@ -191,7 +192,7 @@ def _ledger_calls(args: argparse.Namespace) -> tuple[list[LLMCall], str, Any]:
     path = load_settings({"ledger": flag}).ledger_path
     if path is None:
         raise UsageError("--ledger none: give the calls to replay with --from FILE...")
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         raise UsageError(f"no ledger at {path} (plano obs writes it as calls arrive); give "
                          f"another --ledger PATH or the calls with --from FILE...")
     try:
@@ -202,7 +203,7 @@ def _ledger_calls(args: argparse.Namespace) -> tuple[list[LLMCall], str, Any]:
         with ledger.snapshot():
             last_ns = ledger.time_span()[1]
             if last_ns is None:
-                raise UsageError(f"no LLM calls in the ledger {path}")
+                raise UsageError(f"no LLM calls in the ledger {ledger.path}")
             window = _window(args, last_ns)
             lo, hi = window.bounds_ns()
             calls = [call for _, call in ledger.calls_in(lo, hi + 1)]
@@ -210,7 +211,7 @@ def _ledger_calls(args: argparse.Namespace) -> tuple[list[LLMCall], str, Any]:
         raise UsageError(str(e)) from None
     finally:
         ledger.close()
-    return calls, f"ledger: {path}", window
+    return calls, f"ledger: {ledger.path}", window
 
 
 class _Collector:

@@ -27,7 +27,7 @@ from google.protobuf import json_format
 from plano_obs.ingest._serving import PortInUseError, ReceiverError, ServingThread
 from plano_obs.ingest.decode import RequestDecodeError
 from plano_obs.ingest.service import export
-from plano_obs.ingest.store import Store
+from plano_obs.ingest.store import Store, Unavailable
 
 __all__ = ["EXPORT_PATH", "HttpReceiver", "RETRY_AFTER_S", "inflate"]
 
@@ -380,6 +380,9 @@ class HttpReceiver(ServingThread):
             return export(self.store, data, json_body=json_body)
         except RequestDecodeError as e:
             raise _Refusal(400, _INVALID_ARGUMENT, str(e)) from None
+        except Unavailable as e:
+            raise _Refusal(503, _UNAVAILABLE, f"{e}; retry later",
+                           {"Retry-After": str(RETRY_AFTER_S)}) from None
 
     def _reply(self, status: int, body: bytes, media: str,
                headers: Mapping[str, str] | None) -> web.Response:

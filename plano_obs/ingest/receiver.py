@@ -21,7 +21,7 @@ from google.protobuf.duration_pb2 import Duration
 from plano_obs.ingest._serving import PortInUseError, ReceiverError, ServingThread
 from plano_obs.ingest.decode import RequestDecodeError
 from plano_obs.ingest.service import export
-from plano_obs.ingest.store import Store
+from plano_obs.ingest.store import Store, Unavailable
 from plano_obs.model import OTLP_TRACE_EXPORT_METHOD
 
 __all__ = [
@@ -220,6 +220,9 @@ class Receiver(ServingThread):
                 self.pending_bytes -= size
         except RequestDecodeError as e:
             code, reason = grpc.StatusCode.INVALID_ARGUMENT, str(e)
+        except Unavailable as e:
+            return await self._refuse(context, grpc.StatusCode.UNAVAILABLE,
+                                      f"{e}; retry later", _RETRY_TRAILER)
         except Exception as e:  # noqa: BLE001 - one request's bug must not stop the receiver
             log.exception("unexpected error ingesting a request")
             code, reason = grpc.StatusCode.INTERNAL, f"internal error: {e!r}"[:200]

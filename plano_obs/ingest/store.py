@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 from plano_obs.ingest.decode import decode_span_attributes
 from plano_obs.model import CallCost, DecodeResult, LLMCall, SpanRecord
 
-__all__ = ["IngestStats", "Store"]
+__all__ = ["IngestStats", "Store", "Unavailable"]
 
 _Item = TypeVar("_Item", LLMCall, SpanRecord)
 
@@ -29,6 +29,11 @@ class _Analytics(Protocol):
     def add(self, call: LLMCall) -> None: ...
 
     def clear(self) -> None: ...
+
+
+class Unavailable(RuntimeError):
+    """Calls cannot be kept right now (the shared ledger is unreachable): the exporter is
+    told to retry (gRPC UNAVAILABLE, HTTP 503) and nothing of the request is kept."""
 
 
 class _Ledger(Protocol):
@@ -179,11 +184,51 @@ class Store:
             while len(seen_order) > self.dedup_capacity:
                 seen.discard(seen_order.popleft())
             if ledger is not None and (written or self._persist):
-                ledger.write(written, self._persist or ())
+                try:
+                    ledger.write(written, self._persist or ())
+                except Unavailable:
+                    # Not acknowledged: forget the batch, so the exporter's retry is new.
+                    self._persist = None
+                    self._forget(result, written)
+                    stats["received_spans"] -= len(result.calls) + len(result.spans) + len(
+                        result.rejected)
+                    stats["accepted_spans"] -= accepted
+                    stats["duplicate_spans"] -= len(result.calls) + len(result.spans) - accepted
+                    raise
             self._persist = None
         if new_calls or result.rejected:
             self._notify()
         return new_calls
+
+    def _forget(self, result: DecodeResult, written: list[LLMCall]) -> None:
+        """Undo what a batch that could not be kept added (its spans seen, its calls held)."""
+        for call in result.calls:
+            self._seen.discard(call.trace_id + call.span_id)
+        for span in result.spans:
+            self._seen.discard(span.trace_id + span.span_id)
+        mine = {id(c) for c in written}
+        while self._calls and id(self._calls[-1]) in mine:
+            old = self._calls.pop()
+            self._by_key.pop((old.trace_id, old.span_id), None)
+        self._stats["calls"] -= len(written)
+
+    def hold(self, calls: Sequence[LLMCall]) -> None:
+        """Hold calls other processes wrote (read back from a shared ledger), newest last,
+        unless already held."""
+        with self.lock:
+            for call in calls:
+                key = (call.trace_id, call.span_id)
+                if key in self._by_key:
+                    continue
+                self._calls.append(call)
+                self._by_key[key] = call
+                self._seen.add(call.trace_id + call.span_id)
+                self._seen_order.append(call.trace_id + call.span_id)
+            while len(self._calls) > self.capacity_calls:
+                old = self._calls.popleft()
+                self._by_key.pop((old.trace_id, old.span_id), None)
+                self._stats["evicted_calls"] += 1
+        self._notify()
 
     def _unseen(self, items: list[_Item]) -> Iterator[_Item]:
         """The spans (or calls) not seen before; an exporter's retry resends the same ones."""

@@ -100,6 +100,8 @@ class Ledger:
     def __init__(self, path: str | Path, *, readonly: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
         self.engine: Engine = engine_for(path)
+        #: Where it is, as given (a URL with its password): to open it again, never to show.
+        self.location = path
         #: Where it is, as it may be shown (a database URL without its password).
         self.path: Any = self.engine.label if self.engine.shared else Path(path)
         self.readonly = readonly

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plano_obs.analytics import Aggregate, CallFacts, merge_parts
+from plano_obs.ingest.store import Unavailable
 from plano_obs.ledger._ledger import Ledger, LedgerError
 from plano_obs.ledger._prune import PruneReport, prune
 from plano_obs.ledger._rollups import DAY_NS, HOUR_NS, Rollups
@@ -49,6 +50,8 @@ class _Store(Protocol):
 
     def seed(self, calls: Sequence[LLMCall], keys: Sequence[str]) -> None: ...
 
+    def hold(self, calls: Sequence[LLMCall]) -> None: ...
+
 
 class _Analytics(Protocol):
     @property
@@ -71,6 +74,8 @@ class _Analytics(Protocol):
 
     def know_prices(self, costs: Any) -> None: ...
 
+    def history_changed(self) -> None: ...
+
 
 class _Pricer(Protocol):
     def price(self, call: LLMCall) -> Any: ...
@@ -86,6 +91,11 @@ class LedgerStatus:
     last_ns: int | None
     pruned_calls: int = 0
     error: str | None = None  # set once the ledger failed: the process is memory-only
+    #: A shared database that cannot be reached since then (unix seconds); the view is the
+    #: last one read, and writes are refused (retryable) until it is back.
+    unreachable_since: float | None = None
+    #: Why it cannot be reached, in one line.
+    unreachable: str | None = None
 
 
 class LedgerLink:
@@ -112,6 +122,13 @@ class LedgerLink:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._status_lock = threading.Lock()
+        #: Many processes write the ledger: derived rows come from the database's calls, and
+        #: this process's views from what it polls (its own calls included).
+        self.fleet = ledger.shared and not ledger.readonly
+        self.sync_interval_s = SYNC_INTERVAL_S
+        self._polled = 0  # the position up to which this process's views hold every call
+        self._unreachable_since: float | None = None
+        self._unreachable: str | None = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -125,6 +142,10 @@ class LedgerLink:
         added to ``analytics`` one by one.
         """
         ledger = self.ledger
+        if self.fleet:
+            self._attach_fleet(store, analytics, recent_calls=recent_calls,
+                               recent_keys=recent_keys, flagged=flagged, errors=errors)
+            return
         try:
             if not ledger.readonly:
                 self.rollups.derive_tail()
@@ -177,6 +198,42 @@ class LedgerLink:
                 return [pool[i] for i in ids]
         return list(reversed(self.ledger.recent_calls(n)))
 
+    def _attach_fleet(self, store: _Store | None, analytics: _Analytics, *, recent_calls: int,
+                      recent_keys: int, flagged: int, errors: int) -> None:
+        """Seed from a shared database as of its derived rows: calls after them reach the
+        views when they are derived (``poll``), so nothing is counted twice."""
+        ledger = self.ledger
+        try:
+            self.rollups.derive_tail()
+            with ledger.snapshot():
+                through = self.rollups.derived_through()
+                now_ns = int(self.clock() * 1e9)
+                all_time = analytics.new_all()
+                self.rollups.all_time(all_time)
+                recent = [c for i, c in ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9))
+                          if i <= through]
+                kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
+                kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
+                newest = list(reversed(ledger.recent_calls(recent_calls, through=through))) \
+                    if recent_calls else []
+                keys = ledger.span_keys(recent_keys) if recent_keys else []
+                first, last = ledger.time_span()
+                self._calls = self.rollups.calls_held()
+                self._pruned = int(ledger.meta_sum("prunes", "calls"))
+                kinds = ledger.call_kinds() if self.pricer is not None else []
+        except LedgerError as e:
+            self._fail(str(e))
+            return
+        self._polled = through
+        self._first_ns, self._last_ns = first, last
+        analytics.seed(all_time, recent, kept_flagged, kept_errors)
+        if self.pricer is not None:
+            analytics.know_prices(self.pricer.price(c) for c in kinds)
+        analytics.attach_history(self)
+        if store is not None:
+            store.seed(newest, keys)
+        self._store, self._analytics = store, analytics
+
     def start(self) -> None:
         """Sync derived rows and apply retention in the background."""
         if self.error is not None or self._thread is not None:
@@ -196,7 +253,7 @@ class LedgerLink:
 
     def _run(self) -> None:
         next_retention = 0.0
-        while not self._stop.wait(SYNC_INTERVAL_S):
+        while not self._stop.wait(self.sync_interval_s):
             if self.error is not None:
                 return
             self.sync()
@@ -213,8 +270,13 @@ class LedgerLink:
         try:
             added = self.ledger.write(calls, spans)
         except LedgerError as e:
+            if self.fleet:  # the database comes back: the exporter retries meanwhile
+                self._lost(str(e))
+                raise Unavailable(str(e)) from None
             self._fail(str(e))
             return
+        if self.fleet:
+            self._reached()
         if calls:
             self._last_id = self.ledger.last_written
             with self._status_lock:
@@ -227,15 +289,43 @@ class LedgerLink:
                     self._last_ns = hi
 
     def _fail(self, message: str) -> None:
+        if self.fleet and self._analytics is not None:  # running: the database comes back
+            self._lost(message)
+            return
         if self.error is None:
             self.error = message
             log.warning("%s; continuing in memory only", message)
 
     # -- derived rows -------------------------------------------------------------------------
 
+    def _lost(self, message: str) -> None:
+        with self._status_lock:
+            if self._unreachable_since is None:
+                self._unreachable_since = self.clock()
+                log.warning("%s; retrying", message)
+            self._unreachable = message
+
+    def _reached(self) -> None:
+        if self._unreachable_since is not None:
+            with self._status_lock:
+                if self._unreachable_since is not None:
+                    log.warning("ledger %s: reachable again", self.ledger.path)
+                self._unreachable_since = self._unreachable = None
+
     def sync(self) -> None:
         """Fold the analytics' hour parts into the derived rows (no ingest meanwhile, so the
-        rows then hold exactly the calls written)."""
+        rows then hold exactly the calls written). Sharing the database: derive what every
+        writer finished, then poll it into this process's views."""
+        if self.fleet:
+            if self.error is None and not self._closed:
+                try:
+                    self.rollups.derive_shared()
+                    self.poll()
+                except LedgerError as e:
+                    self._lost(str(e))
+                else:
+                    self._reached()
+            return
         store, analytics = self._store, self._analytics
         if store is None or analytics is None or self.error is not None or \
                 self.ledger.readonly:
@@ -250,6 +340,31 @@ class LedgerLink:
                 analytics.return_hours(parts)
                 self._fail(str(e))
 
+    def poll(self) -> int:
+        """Add the calls derived since the last poll to the analytics and the store (every
+        process's, this one's included); returns how many."""
+        store, analytics, ledger = self._store, self._analytics, self.ledger
+        with ledger.snapshot():
+            through = self.rollups.derived_through()
+            if through <= self._polled:
+                return 0
+            calls = [c for _, c in ledger.calls_after(self._polled, through=through)]
+            held = self.rollups.calls_held()
+            first, last = ledger.time_span()
+        if analytics is not None:
+            with analytics.lock:
+                for call in calls:
+                    analytics.add(call)
+                # The derived rows hold these calls now: long windows read them from there.
+                analytics.take_hours()
+                analytics.history_changed()
+        if store is not None:
+            store.hold(calls)
+        self._polled = through
+        with self._status_lock:
+            self._calls, self._first_ns, self._last_ns = held, first, last
+        return len(calls)
+
     def hours(self, lo: int, hi: int) -> list[Aggregate]:
         """The derived rows of hours ``[lo, hi)``, oldest first (the analytics' history)."""
         if self.error is not None or self._closed:
@@ -257,7 +372,10 @@ class LedgerLink:
         try:
             return self.rollups.hours(lo, hi)
         except LedgerError as e:
-            self._fail(str(e))
+            if self.fleet:
+                self._lost(str(e))
+            else:
+                self._fail(str(e))
             return []
 
     def range_aggregate(self, lo_ns: int, hi_ns: int) -> Aggregate:
@@ -376,7 +494,8 @@ class LedgerLink:
         """Path, calls held, their time span, what was pruned, and the error if any."""
         with self._status_lock:
             return LedgerStatus(str(self.ledger.path), self._calls, self._first_ns,
-                                self._last_ns, self._pruned, self.error)
+                                self._last_ns, self._pruned, self.error,
+                                self._unreachable_since, self._unreachable)
 
 
 def _age_text(seconds: float | None) -> str:

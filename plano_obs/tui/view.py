@@ -124,6 +124,7 @@ class Frame:
     pricing_warning: str | None = None  # the latest failed refresh, if any
     http_address: str | None = None  # OTLP/HTTP, when it is on
     ledger: LedgerStatus | None = None  # None: --ledger none
+    receiving: bool = True  # False: --no-receiver, a console that only reads the ledger
 
     @property
     def since_ns(self) -> int | None:
@@ -167,4 +168,5 @@ def take_frame(runtime: Runtime, window: str, now: float) -> Frame:
         http_address=runtime.http_address,
         pricing_warning=runtime.pricer.warnings[-1] if runtime.pricer.warnings else None,
         ledger=runtime.ledger_status(),
+        receiving=runtime.receiving,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,8 +118,12 @@ class StatusLine(Static):
         if frame.ledger is not None:
             parts.append(_ledger(frame.ledger, frame.now))
         receivers = clean(receivers_text(frame.listen_address, frame.http_address))
-        parts.append(_Part([_text(_BAR, f"OTLP {receivers}"), _text(_BAR, receivers), Text()],
-                           [30, 60]))
+        if frame.receiving:
+            parts.append(_Part([_text(_BAR, f"OTLP {receivers}"), _text(_BAR, receivers),
+                                Text()], [30, 60]))
+        else:
+            parts.append(_Part([_text(_BAR, ("not receiving (reads the ledger)", "dim")),
+                                _text(_BAR, ("not receiving", "dim")), Text()], [30, 60]))
         p = frame.pricing
         when = p.age_text(frame.now)
         warning = (" ⚠ refresh failed", "bold yellow") if frame.pricing_warning else ""
@@ -128,12 +133,13 @@ class StatusLine(Static):
             _text(_BAR, f"pricing {clean(p.source)} · {when}", warning),
             _text(_BAR, f"pricing {when}", warning)], [10, 40]))
         set_content(self, fit_line(parts, self.size.width))
-        tips = [f"OTLP {receivers}",
+        tips = [f"OTLP {receivers}" if frame.receiving else "not receiving: reads the ledger",
                 f"pricing {clean(p.source)} · {plural(p.models, 'model')} · {when}"]
         if frame.pricing_warning:
             tips.append(clean(frame.pricing_warning))
         if frame.ledger is not None:
-            tips.append(clean(frame.ledger.error or f"ledger {frame.ledger.path}"))
+            tips.append(clean(frame.ledger.error or frame.ledger.unreachable or
+                              f"ledger {frame.ledger.path}"))
         tooltip = "\n".join(tips)
         if tooltip != self.tooltip:
             self.tooltip = tooltip
@@ -141,12 +147,18 @@ class StatusLine(Static):
 
 def _ledger(status: LedgerStatus, now: float) -> _Part:
     """`` │ ledger PATH: N calls over 6d`` (shorter: the file name, then just ``ledger``) or,
-    without it, ``memory only``."""
+    without it, ``memory only``; a shared ledger that went away: since when."""
     if status.error is not None:
         return _Part([
             _text(_BAR, ("⚠ memory only", "bold black on yellow"),
                   (" (ledger unusable; see the tooltip)", "yellow")),
             _text(_BAR, ("⚠ memory only", "bold black on yellow"))], [25])
+    if status.unreachable_since is not None:
+        since = time.strftime("%H:%M:%S", time.localtime(status.unreachable_since))
+        return _Part([
+            _text(_BAR, (f"⚠ ledger unreachable since {since}", "bold black on yellow"),
+                  (" (showing the last view)", "yellow")),
+            _text(_BAR, (f"⚠ ledger unreachable since {since}", "bold black on yellow"))], [25])
     held = f": {plural(status.calls, 'call')}"
     if status.first_ns is not None and status.last_ns is not None:
         span = status.last_ns / 1e9 - status.first_ns / 1e9
