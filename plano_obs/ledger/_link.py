@@ -355,6 +355,12 @@ class LedgerLink:
             with analytics.lock:
                 for call in calls:
                     analytics.add(call)
+                if self.pricer is not None:
+                    # Calls read back carry no list rates: today's, for cost accuracy, as
+                    # a process that priced them itself would show.
+                    kinds = {(c.model, c.model_requested, c.provider, c.api_path): c
+                             for c in calls}
+                    analytics.know_prices(self.pricer.price(c) for c in kinds.values())
                 # The derived rows hold these calls now: long windows read them from there.
                 analytics.take_hours()
                 analytics.history_changed()
