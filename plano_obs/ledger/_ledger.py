@@ -238,8 +238,18 @@ class Ledger:
         new (a shared database already holding a span leaves it alone).
 
         An LLMCall among ``spans`` is stored as its span (attributes and signal events).
-        ``last_written`` is then the id of the newest call.
+        ``last_written`` is then the id of the newest call. A shared database's connection
+        that broke (the server restarted) is replaced once, and the write done again: it is
+        idempotent there (a span already stored is left alone).
         """
+        try:
+            return self._write(calls, spans)
+        except LedgerError:
+            if not self.engine.shared or not getattr(self._con, "reconnects", False):
+                raise
+        return self._write(calls, spans)
+
+    def _write(self, calls: Sequence[LLMCall], spans: Sequence[SpanRecord | LLMCall]) -> int:
         with self._lock:
             con = self._con
             try:

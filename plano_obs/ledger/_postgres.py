@@ -73,6 +73,7 @@ class PgConnection:
         self._conn: psycopg.Connection[Any] | None = None
 
     def _get(self) -> psycopg.Connection[Any]:
+        self.reconnects = False
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
@@ -88,9 +89,14 @@ class PgConnection:
             except Exception:  # noqa: BLE001 - the pool is closing: nothing to give back to
                 pass
 
+    #: The last failure broke the connection held (it was given back): the next use has a
+    #: new one, so a retry can succeed.
+    reconnects = False
+
     def _failed(self) -> None:
         conn = self._conn
-        if conn is not None and (conn.closed or conn.broken):
+        self.reconnects = conn is not None and (conn.closed or conn.broken)
+        if self.reconnects:
             self._give_back()
 
     def execute(self, sql: str, args: Any = ()) -> Any:
