@@ -138,9 +138,11 @@ class Runtime:
         except LedgerError as e:
             self.ledger_error = str(e)
             return
-        link = LedgerLink(ledger, retain_s=self.settings.retain_seconds,
-                          max_bytes=self.settings.max_ledger_bytes, pricer=self.pricer,
-                          clock=self.clock)
+        # A console that only reads never prunes: the receivers keep the ledger's retention.
+        reads_only = self.settings.no_receiver
+        link = LedgerLink(ledger, retain_s=None if reads_only else self.settings.retain_seconds,
+                          max_bytes=None if reads_only else self.settings.max_ledger_bytes,
+                          pricer=self.pricer, clock=self.clock)
         link.attach(self.store, self.analytics,
                     recent_calls=min(self.settings.capacity, RECENT_CALLS_SEEDED),
                     recent_keys=RETRIED_KEYS_SEEDED, flagged=FLAGGED_SEEDED,

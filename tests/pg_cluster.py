@@ -49,10 +49,13 @@ def _free_port() -> int:
 class PgCluster:
     """One cluster; ``url()`` names a database in it."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path | None = None) -> None:
         self.bin_dir = bin_dir
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="plano-obs-pg-"))
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="plano-obs-pg-"))
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self._user: str | None = None
@@ -79,6 +82,8 @@ class PgCluster:
 
     def init(self) -> PgCluster:
         """initdb: a superuser with a password over TCP (scram), trust on the socket."""
+        if (self.data / "PG_VERSION").exists():
+            return self  # kept from an earlier run (a benchmark reusing its data)
         pwfile = self.root / "pw"
         pwfile.write_text(PASSWORD + "\n")
         if self._user is not None:
@@ -89,11 +94,15 @@ class PgCluster:
                   "--no-sync", "--no-instructions")
         return self
 
+    #: Tests trade durability for speed; a benchmark measuring writes keeps the defaults.
+    durable = False
+
     def start(self) -> None:
         """Start the server and wait until it takes connections."""
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                f"-c unix_socket_directories={self.root} -c fsync=off "
-                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                f"-c unix_socket_directories={self.root} -c max_connections=200")
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log), "-w",
                   "-t", "60", "start")
 

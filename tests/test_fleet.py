@@ -178,3 +178,29 @@ def test_windows_are_the_same_in_memory_in_sqlite_and_in_postgresql(
         [s.span_id for s in plain.trace(flagged.trace_id)]
     for link in (lite_link, viewer_link, late_link, *(r[2] for r in rx)):
         link.stop()
+
+
+def test_rebuild_prune_and_reprice_work_on_the_shared_database(pg_url: str,
+                                                               pricer: Pricer) -> None:
+    from plano_obs.ledger import prune, reprice
+
+    store, analytics, link = member(pg_url, pricer)
+    for req in traffic(days=3):
+        store.ingest(decode_request(req))  # type: ignore[arg-type]
+    link.sync()
+    n = link.status().calls
+    rollups = Rollups(link.ledger)
+    hours = int(NOW // HOUR)
+    before = rollups.hours(hours - 80, hours + 1)
+    report = rollups.rebuild()
+    assert report.calls == n > 300 and report.days >= 3
+    after = rollups.hours(hours - 80, hours + 1)
+    assert [a.to_state() for a in after] == [b.to_state() for b in before]
+    repriced = reprice(link.ledger, pricer, clock=lambda: NOW)
+    assert repriced.calls == n and repriced.after_nano == repriced.before_nano
+    cut = int((NOW - DAY) // HOUR * HOUR * 1e9)
+    pruned = prune(link.ledger, cut, "test", clock=lambda: NOW)
+    assert 0 < pruned.calls < n
+    assert Rollups(link.ledger).calls_held() == n - pruned.calls
+    assert link.ledger.meta_sum("prunes", "calls") == pruned.calls
+    link.stop()

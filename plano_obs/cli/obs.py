@@ -115,14 +115,19 @@ def _run_plain(runtime: Runtime) -> int:
             summary = doc.summary
             cost = "—" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
             elapsed = time.monotonic() - started
-            line = (f"[{elapsed:6.0f}s] calls {s.calls}  spans {s.accepted_spans}"
+            calls = s.calls if runtime.receiving else summary.requests
+            line = (f"[{elapsed:6.0f}s] calls {calls}  spans {s.accepted_spans}"
                     f"  errors {summary.errors}  flagged {summary.flagged}  cost {cost}")
             if s.rejected_spans or s.refused_requests or s.duplicate_spans:
                 line += (f"  rejected {s.rejected_spans}  refused {s.refused_requests}"
                          f"  duplicates {s.duplicate_spans}")
             status = runtime.ledger_status()
             if status is not None:
-                line += ("  memory only" if status.error is not None else
-                         f"  ledger {status.calls}")
+                if status.unreachable_since is not None:
+                    line += "  ledger unreachable since " + time.strftime(
+                        "%H:%M:%S", time.localtime(status.unreachable_since))
+                else:
+                    line += ("  memory only" if status.error is not None else
+                             f"  ledger {status.calls}")
             print(line, flush=True)
     return 0
