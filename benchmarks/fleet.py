@@ -235,14 +235,19 @@ def fill_window(url: str, n: int, days: float = 30) -> float:
     from plano_obs.pricing import Pricer
 
     started = time.monotonic()
-    end_ns = time.time_ns()
-    gen = Calls(3, end_ns - int(days * 86400e9), end_ns, n)
     pricer = Pricer(offline=True)
     ledger = Ledger(url)
     rollups = Rollups(ledger)
     copy_sql = f"COPY calls ({', '.join(rows_of.CALL_COLUMNS)}) FROM STDIN"
-    done = 0
+    # Resumable: the calls are deterministic, and each batch records how far the fill got.
+    end_ns = int(ledger.meta("bench_end_ns") or time.time_ns())
+    done = int(ledger.meta("bench_progress") or 0)
+    gen = Calls(3, end_ns - int(days * 86400e9), end_ns, n)
+    for _ in range(done):
+        gen.next()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO ledger_meta VALUES ('bench_end_ns', %s) ON CONFLICT (key) "
+                     "DO NOTHING", (str(end_ns),))
         while done < n:
             batch = [gen.next() for _ in range(min(BATCH, n - done))]
             parts: dict[int, Aggregate] = {}
@@ -261,6 +266,8 @@ def fill_window(url: str, n: int, days: float = 30) -> float:
             engine = ledger.engine
             rollups.apply(parts, engine.watermark(ledger.reader()))  # type: ignore[attr-defined]
             done += len(batch)
+            conn.execute("INSERT INTO ledger_meta VALUES ('bench_progress', %s) ON CONFLICT "
+                         "(key) DO UPDATE SET value = excluded.value", (str(done),))
             rate = done / (time.monotonic() - started)
             print(f"\r  filled {done:,} of {n:,} calls ({rate:,.0f}/s)", end="",
                   file=sys.stderr, flush=True)
@@ -287,11 +294,10 @@ def part_window(cluster: PgCluster, n: int) -> bool:
             row = conn.execute("SELECT value FROM ledger_meta WHERE key = 'bench_filled'")
             filled = row.fetchone()
     if filled is None or int(filled[0]) != n:
-        if exists:
-            with psycopg.connect(cluster.url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE "{name}"')
-        cluster.create_database(name)
-        print(f"\n[window] filling {n:,} calls over 30 days (once; kept for later runs)",
+        if not exists:
+            cluster.create_database(name)
+        print(f"\n[window] filling {n:,} calls over 30 days (once, resumable; kept for later "
+              f"runs)",
               flush=True)
         took = fill_window(url, n)
         print(f"  filled in {took:,.0f} s", flush=True)

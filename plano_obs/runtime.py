@@ -64,9 +64,13 @@ def tune_gc() -> None:
 class Runtime:
     """Everything ``plano obs`` runs besides the UI, wired together."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time,
+                 views: bool = True) -> None:
         self.settings = settings
         self.clock = clock
+        #: Whether anything shows the analytics (not ``plano obs receive``): a shared ledger
+        #: is then read back into them.
+        self.views = views
         # Reads the pricing file and Plano config now, so a bad one fails before any screen.
         self.pricer = Pricer(pricing_file=settings.pricing_file, plano_config=settings.config,
                              offline=settings.offline)
@@ -155,6 +159,7 @@ class Runtime:
             # Views come from what the database holds (polled), this process's calls included.
             self.store.analytics = None
             link.sync_interval_s = self.settings.poll_ms / 1000
+            link.views = self.views
         self.store.ledger = link
         self.ledger = link
 

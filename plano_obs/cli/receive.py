@@ -67,7 +67,7 @@ def run_receive(args: argparse.Namespace) -> int:
     if settings.ledger_path is None:
         raise UsageError("--ledger none: a receiver with nowhere to write keeps nothing; "
                          "give it a ledger")
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, views=False)
     open_shared_ledger(runtime)
     if runtime.ledger_error is not None:
         raise UsageError(runtime.ledger_error)

@@ -28,7 +28,8 @@ from plano_obs.ledger._sqlite import SqliteEngine, describe
 from plano_obs.locations import is_database_url
 from plano_obs.model import LLMCall, SpanRecord
 
-__all__ = ["Engine", "Ledger", "LedgerError", "LedgerInfo", "describe", "open_for_reading"]
+__all__ = ["Engine", "Ledger", "LedgerError", "LedgerInfo", "SharedEngine", "describe",
+           "open_for_reading"]
 
 #: The condition of the partial index ``calls_kept`` (a query must say it to use the index).
 _KEPT_WHERE = "c.flags & 3 != 0"
@@ -54,6 +55,8 @@ class Engine(Protocol):
     #: The location as it may be shown (no password).
     label: str
 
+    def open(self, *, readonly: bool) -> None: ...
+
     def connect(self, *, write: bool) -> Any: ...
 
     def close(self) -> None: ...
@@ -66,9 +69,25 @@ class Engine(Protocol):
 
     def size_bytes(self, con: Any) -> int: ...
 
+    def used_bytes(self, con: Any) -> int: ...
+
     def reclaim(self, con: Any) -> None: ...
 
     def describe(self, e: BaseException) -> str: ...
+
+
+class SharedEngine(Engine, Protocol):
+    """An engine many processes write at once: derived rows follow a watermark."""
+
+    derive_lock_id: int
+
+    def watermark(self, con: Any) -> int: ...
+
+    def try_derive_lock(self, con: Any) -> bool: ...
+
+    def try_deriver_lock(self, con: Any) -> bool: ...
+
+    def release_deriver_lock(self, con: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +135,7 @@ class Ledger:
         self._insert_call = engine.insert_sql("calls", _rows.CALL_COLUMNS)
         self._insert_span = engine.insert_sql("spans", _rows.SPAN_COLUMNS)
         try:
-            if isinstance(engine, SqliteEngine) and not readonly:
-                engine.take_writer_lock()
-            check = getattr(engine, "check_reachable", None)
-            if check is not None:
-                check()
+            engine.open(readonly=readonly)
             self._con = engine.connect(write=not readonly)
             if not readonly:
                 engine.prepare(self._con, int(self.clock() * 1e9), self._version)
@@ -138,6 +153,13 @@ class Ledger:
     def shared(self) -> bool:
         """Whether many processes write this ledger (a PostgreSQL database)."""
         return self.engine.shared
+
+    @property
+    def shared_engine(self) -> SharedEngine:
+        """The engine of a shared database (only when ``shared``)."""
+        if not self.engine.shared:
+            raise TypeError("not a shared ledger")
+        return self.engine  # type: ignore[return-value]
 
     @property
     def errors(self) -> tuple[type[BaseException], ...]:
@@ -552,8 +574,7 @@ class Ledger:
 
     def used_bytes(self) -> int:
         """Bytes the ledger's pages hold (free pages left by pruning not counted)."""
-        used = getattr(self.engine, "used_bytes", self.engine.size_bytes)
-        return int(self._read(used))
+        return int(self._read(self.engine.used_bytes))
 
     def meta_sum(self, table: str, column: str) -> int:
         """The sum of a column of a log table (``prunes``, ``reprices``)."""

@@ -126,6 +126,10 @@ class LedgerLink:
         #: this process's views from what it polls (its own calls included).
         self.fleet = ledger.shared and not ledger.readonly
         self.sync_interval_s = SYNC_INTERVAL_S
+        #: Whether this process shows what the ledger holds (a headless receiver does not:
+        #: it only writes, and derives its share).
+        self.views = True
+        self._hours_read: dict[tuple[int, int], list[Aggregate]] = {}
         self._polled = 0  # the position up to which this process's views hold every call
         self._unreachable_since: float | None = None
         self._unreachable: str | None = None
@@ -320,7 +324,12 @@ class LedgerLink:
             if self.error is None and not self._closed:
                 try:
                     self.rollups.derive_shared()
-                    self.poll()
+                    if self.views:
+                        self.poll()
+                    else:
+                        held = self.rollups.calls_held()
+                        with self._status_lock:
+                            self._calls = held
                 except LedgerError as e:
                     self._lost(str(e))
                 else:
@@ -376,13 +385,17 @@ class LedgerLink:
         if self.error is not None or self._closed:
             return []
         try:
-            return self.rollups.hours(lo, hi)
+            rows = self.rollups.hours(lo, hi)
         except LedgerError as e:
-            if self.fleet:
+            if self.fleet:  # the last rows read for these hours, while the database is away
                 self._lost(str(e))
-            else:
-                self._fail(str(e))
+                return self._hours_read.get((lo, hi), [])
+            self._fail(str(e))
             return []
+        if self.fleet:
+            self._hours_read = {(lo, hi): rows, **{
+                k: v for k, v in list(self._hours_read.items())[-3:] if k != (lo, hi)}}
+        return rows
 
     def range_aggregate(self, lo_ns: int, hi_ns: int) -> Aggregate:
         """Every call that ended in ``[lo_ns, hi_ns)``: whole hours from the derived rows, the

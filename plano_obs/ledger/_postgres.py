@@ -34,8 +34,9 @@ __all__ = ["PgConnection", "PostgresEngine"]
 
 #: How long a receiver waits for a connection before answering UNAVAILABLE.
 CONNECT_TIMEOUT_S = 3.0
-#: Taken while creating or migrating the schema, and by the one process deriving rows.
-SCHEMA_LOCK, DERIVE_LOCK = 0x706C616E6F01, 0x706C616E6F02
+#: Taken while creating or migrating the schema; while writing derived rows; and by the one
+#: process deriving (so the others do not read the same calls for nothing).
+SCHEMA_LOCK, DERIVE_LOCK, DERIVER_LOCK = 0x706C616E6F01, 0x706C616E6F02, 0x706C616E6F03
 _POOL_MAX = 8
 
 # The pool logs every failed reconnection attempt; our own status line says it once.
@@ -157,9 +158,10 @@ class PostgresEngine:
 
     # -- connections ----------------------------------------------------------------------
 
-    def check_reachable(self) -> None:
+    def open(self, *, readonly: bool) -> None:
         """Connect once, so that bad credentials, a missing database or an unreachable server
         are one clear error now rather than a pool retrying in the background."""
+        del readonly  # the database decides who may write
         with psycopg.connect(self.url, connect_timeout=int(CONNECT_TIMEOUT_S) or 1,
                              autocommit=True) as conn:
             conn.execute("SELECT 1")
@@ -245,6 +247,15 @@ class PostgresEngine:
 
     derive_lock_id = DERIVE_LOCK
 
+    def try_deriver_lock(self, con: PgConnection) -> bool:
+        """Whether this process may derive now (held by its connection until released)."""
+        return bool(con.execute("SELECT pg_try_advisory_lock(?)",
+                                (DERIVER_LOCK,)).fetchone()[0])
+
+    def release_deriver_lock(self, con: PgConnection) -> None:
+        """Let another process derive."""
+        con.execute("SELECT pg_advisory_unlock(?)", (DERIVER_LOCK,))
+
     def try_derive_lock(self, con: PgConnection) -> bool:
         """Whether this transaction may write derived rows now (one process at a time)."""
         return bool(con.execute("SELECT pg_try_advisory_xact_lock(?)",
@@ -258,6 +269,10 @@ class PostgresEngine:
             "AND c.relkind = 'r' AND c.relname IN ('ledger_meta', 'call_kinds', 'prices', "
             "'calls', 'spans', 'rollups', 'prunes', 'reprices')").fetchone()
         return int(row[0])
+
+    def used_bytes(self, con: PgConnection) -> int:
+        """Bytes the ledger takes (the server reuses space deleted rows left)."""
+        return self.size_bytes(con)
 
     def reclaim(self, con: PgConnection) -> None:
         """Nothing to do: autovacuum reuses the space of deleted rows."""

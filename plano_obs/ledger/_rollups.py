@@ -158,7 +158,7 @@ class Rollups:
         try:
             with self.ledger.transaction() as con:
                 if derived_from is not None:
-                    engine: Any = self.ledger.engine
+                    engine = self.ledger.shared_engine
                     if not engine.try_derive_lock(con) or \
                             self.derived_through(con) != derived_from:
                         return False  # nothing written: the empty transaction commits
@@ -244,22 +244,33 @@ class Rollups:
         since the rows were last derived. Whoever commits first wins; a process that lost the
         race drops its work (-1). Returns how many calls were derived."""
         ledger = self.ledger
-        engine: Any = ledger.engine
+        engine = ledger.shared_engine
         try:
             con = ledger.reader()
-            start = self.derived_through(con)
-            upto = engine.watermark(con)
+            if not engine.try_deriver_lock(con):
+                return 0  # another process is deriving these calls right now
         except ledger.errors as e:
             raise ledger.error(e) from None
-        if upto <= start:
-            return 0
-        return self.derive(ledger.calls_after(start, through=upto), through=upto,
-                           derived_from=start)
+        try:
+            try:
+                start = self.derived_through(con)
+                upto = engine.watermark(con)
+            except ledger.errors as e:
+                raise ledger.error(e) from None
+            if upto <= start:
+                return 0
+            return self.derive(ledger.calls_after(start, through=upto), through=upto,
+                               derived_from=start)
+        finally:
+            try:
+                engine.release_deriver_lock(con)
+            except ledger.errors:
+                pass  # a connection that broke has let go of its locks
 
     def _rebuild_shared(self, progress: Callable[[int], None] | None) -> RebuildReport:
         """Rebuild in one transaction, so that consoles never see the rows half gone."""
         ledger = self.ledger
-        engine: Any = ledger.engine
+        engine = ledger.shared_engine
         parts: dict[int, Aggregate] = {}
         with ledger.transaction() as con:
             con.execute("SELECT pg_advisory_xact_lock(?)", (engine.derive_lock_id,))

@@ -40,6 +40,11 @@ class SqliteEngine:
 
     # -- connections ----------------------------------------------------------------------
 
+    def open(self, *, readonly: bool) -> None:
+        """Before connecting: a writer takes the file's lock."""
+        if not readonly:
+            self.take_writer_lock()
+
     def take_writer_lock(self) -> None:
         """One writing process per file: derived rows follow that process's own calls."""
         from plano_obs.ledger._ledger import LedgerError
