@@ -144,7 +144,8 @@ def fill(path: Path, n: int, *, days: float, seed: int, end_s: float | None = No
                     part = parts[f.end_ns // HOUR_NS] = hour_part()
                 part.add(call, f)
             kept = [c for c in batch if c.flagged or c.is_error]
-            last = ledger.write(batch, kept)
+            ledger.write(batch, kept)
+            last = ledger.last_written
             rollups.apply(parts, last)
             done += len(batch)
             if not quiet:
