@@ -227,9 +227,8 @@ def part_write(cluster: PgCluster, spans: int) -> bool:
 def fill_window(url: str, n: int, days: float = 30) -> float:
     """COPY ``n`` generated calls in (raw rows, kept spans), deriving hour and day rows as
     receivers do; returns the seconds it took."""
-    from ledger_fill import BATCH, HOUR_NS, Calls
+    from ledger_fill import BATCH, Calls, price_and_derive
 
-    from plano_obs.analytics import Aggregate, CallFacts, hour_part
     from plano_obs.ledger import Ledger, Rollups
     from plano_obs.ledger import _rows as rows_of
     from plano_obs.pricing import Pricer
@@ -250,14 +249,7 @@ def fill_window(url: str, n: int, days: float = 30) -> float:
                      "DO NOTHING", (str(end_ns),))
         while done < n:
             batch = [gen.next() for _ in range(min(BATCH, n - done))]
-            parts: dict[int, Aggregate] = {}
-            for call in batch:
-                call.cost = pricer.price(call)
-                f = CallFacts.of(call)
-                part = parts.get(f.end_ns // HOUR_NS)
-                if part is None:
-                    part = parts[f.end_ns // HOUR_NS] = hour_part()
-                part.add(call, f)
+            parts = price_and_derive(batch, pricer)
             table = [rows_of.call_row(c, ledger._kind_id, ledger._price_id) for c in batch]
             with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
                 for row in table:

@@ -122,6 +122,19 @@ class Calls:
         return call
 
 
+def price_and_derive(batch: list[LLMCall], pricer: Pricer) -> dict[int, Aggregate]:
+    """Price each call, and the hour parts a receiver's sync derives from them."""
+    parts: dict[int, Aggregate] = {}
+    for call in batch:
+        call.cost = pricer.price(call)
+        f = CallFacts.of(call)
+        part = parts.get(f.end_ns // HOUR_NS)
+        if part is None:
+            part = parts[f.end_ns // HOUR_NS] = hour_part()
+        part.add(call, f)
+    return parts
+
+
 def fill(path: Path, n: int, *, days: float, seed: int, end_s: float | None = None,
          quiet: bool = False) -> float:
     """Write ``n`` calls ending before ``end_s`` (default now); returns the seconds it took."""
@@ -135,14 +148,7 @@ def fill(path: Path, n: int, *, days: float, seed: int, end_s: float | None = No
     try:
         while done < n:
             batch = [gen.next() for _ in range(min(BATCH, n - done))]
-            parts: dict[int, Aggregate] = {}
-            for call in batch:
-                call.cost = pricer.price(call)
-                f = CallFacts.of(call)
-                part = parts.get(f.end_ns // HOUR_NS)
-                if part is None:
-                    part = parts[f.end_ns // HOUR_NS] = hour_part()
-                part.add(call, f)
+            parts = price_and_derive(batch, pricer)
             kept = [c for c in batch if c.flagged or c.is_error]
             ledger.write(batch, kept)
             last = ledger.last_written

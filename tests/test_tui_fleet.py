@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.widgets import Static
-
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
 from plano_obs.runtime import Runtime
@@ -18,6 +16,8 @@ from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.status import StatusLine
 from plano_obs.tui.widgets.totals import WindowTotals
+
+from tui_pilot import text_of, until
 
 NOW = 1_760_000_000.0
 SIZE = (160, 40)
@@ -44,17 +44,9 @@ def fill(rt: Runtime, seed: int, days: int, per_day: int) -> int:
     return n
 
 
-def text_of(widget: Static) -> str:
-    return str(widget.content)
-
-
 async def settle(pilot, check, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until ``check()`` holds (bounded: the test fails otherwise)."""
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await pilot.pause(0.05)
-    assert check()
+    """Until ``check()`` holds: polling and deriving take a few intervals."""
+    await until(pilot, check, seconds)
 
 
 async def test_a_viewer_shows_every_receivers_calls_live_with_windows_and_drilldown(

@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
 
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
@@ -19,6 +18,8 @@ from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.status import StatusLine
 from plano_obs.tui.widgets.totals import WindowTotals
+
+from tui_pilot import text_of, until
 
 NOW = 1_760_000_000.0
 SIZE = (160, 40)
@@ -40,19 +41,6 @@ def fill(rt: Runtime, days: int = 10, per_day: int = 60) -> None:
         rt.store.ingest(decode_request(demo.request([demo.trace(at)])))
 
 
-def text_of(widget: Static) -> str:
-    return str(widget.content)
-
-
-async def settle(pilot, check) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until ``check()`` holds (bounded: the test fails otherwise)."""
-    for _ in range(200):
-        if check():
-            return
-        await pilot.pause(0.02)
-    assert check()
-
-
 async def test_the_header_says_where_calls_are_kept_how_many_and_over_what_span(
         tmp_path: Path) -> None:
     rt = runtime(tmp_path / "ledger.sqlite")
@@ -62,7 +50,7 @@ async def test_the_header_says_where_calls_are_kept_how_many_and_over_what_span(
     app = ObsApp(rt, clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusLine)
-        await settle(pilot, lambda: "ledger" in text_of(status))
+        await until(pilot, lambda: "ledger" in text_of(status))
         header = text_of(status)
         assert "ledger.sqlite: 180 calls over 2d" in header
         assert str(tmp_path / "ledger.sqlite") in str(status.tooltip)
@@ -102,7 +90,7 @@ async def test_an_unusable_ledger_shows_memory_only_in_the_header(tmp_path: Path
     app = ObsApp(rt, clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusLine)
-        await settle(pilot, lambda: "memory only" in text_of(status))
+        await until(pilot, lambda: "memory only" in text_of(status))
         assert "damaged" in str(status.tooltip) and str(path) in str(status.tooltip)
         totals = app.screen.query_one(WindowTotals)
         assert "requests 20" in text_of(totals)  # the live view carries on in memory
@@ -122,8 +110,8 @@ async def test_w_reaches_the_long_windows_and_they_count_what_the_ledger_holds(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*["w"] * presses)
         totals = app.screen.query_one(WindowTotals)
-        await settle(pilot, lambda: totals.border_title == f"Totals · {window}")
-        await settle(pilot, lambda: f"requests {want:,}" in text_of(totals))
+        await until(pilot, lambda: totals.border_title == f"Totals · {window}")
+        await until(pilot, lambda: f"requests {want:,}" in text_of(totals))
         header = text_of(app.screen.query_one(StatusLine))
         assert f"window {window}" in header
     expected = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24, "all": 960}[window]
@@ -147,11 +135,11 @@ async def test_a_restart_brings_back_totals_lists_and_a_stored_flagged_trace(
     app = ObsApp(after, clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
         flagged = app.screen.query_one(FlaggedTable)
-        await settle(pilot, lambda: flagged.row_count > 3)
+        await until(pilot, lambda: flagged.row_count > 3)
         assert app.screen.query_one(RecentTable).row_count == 200
         flagged.focus()
         await pilot.press("enter")
-        await settle(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         detail = app.screen
         assert isinstance(detail, DetailScreen) and detail.call is not None
         assert detail.call.flagged and detail.call.signals is not None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from textual.app import App
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 
 async def settled(pilot: Pilot) -> None:
@@ -43,3 +44,17 @@ async def ticked(pilot: Pilot) -> None:
 def screen_lines(app: App) -> list[str]:
     """The text of every line on the terminal, as the user sees it now."""
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text."""
+    return str(widget.content)
+
+
+async def until(pilot: Pilot, check: Callable[[], bool], seconds: float = 4.0) -> None:
+    """Let the app run until ``check()`` holds (bounded: the test fails otherwise)."""
+    for _ in range(max(1, int(seconds / 0.02))):
+        if check():
+            return
+        await pilot.pause(0.02)
+    assert check()

@@ -19,6 +19,7 @@ __all__ = [
     "HelpFormatter",
     "add_pricing_source_arguments",
     "add_fleet_arguments",
+    "add_ledger_arguments",
     "add_receiver_arguments",
     "open_shared_ledger",
     "parse_duration",
@@ -172,15 +173,27 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     return load_settings(flags)
 
 
-def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--no-receiver`` and ``--poll-ms``: a console that reads a shared ledger."""
+def add_ledger_arguments(parser: argparse.ArgumentParser, ledger_help: str) -> None:
+    """``--ledger``, ``--retain`` and ``--max-ledger-mb``: where calls are kept, how long."""
+    d = Settings.model_fields
+    lg = parser.add_argument_group("ledger (every call kept)")
+    lg.add_argument("--ledger", default=None, metavar="PATH|URL", help=ledger_help)
+    lg.add_argument("--retain", default=None, metavar="AGE",
+                    help=f"prune calls older than this, in whole days, e.g. 7d; none keeps "
+                         f"everything (default: {d['retain'].default})")
+    lg.add_argument("--max-ledger-mb", type=float, default=None, metavar="MB",
+                    help=f"prune the oldest days while the ledger is larger (default: "
+                         f"{d['max_ledger_mb'].default:g})")
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> Any:
+    """``--poll-ms``: how often a shared ledger is read; returns the group for more."""
     d = Settings.model_fields
     g = parser.add_argument_group("fleet (a PostgreSQL --ledger shared by many receivers)")
-    g.add_argument("--no-receiver", action="store_true", default=None,
-                   help="receive nothing: show what the ledger holds, polling it for new calls")
     g.add_argument("--poll-ms", type=int, default=None, metavar="MS",
-                   help=f"read a shared ledger for new calls this often (default: "
+                   help=f"derive and read a shared ledger's new calls this often (default: "
                         f"{d['poll_ms'].default})")
+    return g
 
 
 def open_shared_ledger(runtime: Any) -> None:

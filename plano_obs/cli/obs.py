@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from plano_obs import __version__
 from plano_obs.cli._args import (
     add_fleet_arguments,
+    add_ledger_arguments,
     add_receiver_arguments,
     open_shared_ledger,
     settings_from,
@@ -58,19 +59,13 @@ def add_obs_arguments(parser: argparse.ArgumentParser) -> None:
     ui.add_argument("--plain", action="store_true", default=None,
                     help="print a status line every second instead of the console "
                          "(the default when stdout is not a terminal)")
-    lg = parser.add_argument_group("ledger (every call kept on disk)")
-    lg.add_argument("--ledger", default=None, metavar="PATH|URL",
-                    help="ledger file, a PostgreSQL database shared by a fleet "
-                         "(postgresql://user:password@host:port/db), or 'none' to keep nothing "
-                         "on disk (default: $XDG_DATA_HOME/plano-obs/ledger.sqlite; "
+    add_ledger_arguments(parser, "ledger file, a PostgreSQL database shared by a fleet "
+                         "(postgresql://user:password@host:port/db), or 'none' to keep "
+                         "nothing on disk (default: $XDG_DATA_HOME/plano-obs/ledger.sqlite; "
                          "demo-ledger.sqlite with --demo)")
-    lg.add_argument("--retain", default=None, metavar="AGE",
-                    help=f"prune calls older than this, in whole days, e.g. 7d; none keeps "
-                         f"everything (default: {d['retain'].default})")
-    lg.add_argument("--max-ledger-mb", type=float, default=None, metavar="MB",
-                    help=f"prune the oldest days while the ledger is larger (default: "
-                         f"{d['max_ledger_mb'].default:g})")
-    add_fleet_arguments(parser)
+    g = add_fleet_arguments(parser)
+    g.add_argument("--no-receiver", action="store_true", default=None,
+                   help="receive nothing: show what the ledger holds, polling it for new calls")
 
 
 def run_obs(args: argparse.Namespace) -> int:

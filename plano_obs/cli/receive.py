@@ -15,13 +15,14 @@ import time
 
 from plano_obs import __version__
 from plano_obs.cli._args import (
+    add_fleet_arguments,
+    add_ledger_arguments,
     add_receiver_arguments,
     open_shared_ledger,
     parse_duration,
     settings_from,
 )
 from plano_obs.cli.diagnostics import UsageError
-from plano_obs.settings import Settings
 from plano_obs.shutdown import stop_on_signals
 
 __all__ = ["DESCRIPTION", "add_receive_arguments", "run_receive"]
@@ -40,20 +41,10 @@ DESCRIPTION = (
 def add_receive_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``plano obs receive``."""
     add_receiver_arguments(parser)
-    d = Settings.model_fields
-    lg = parser.add_argument_group("ledger")
-    lg.add_argument("--ledger", default=None, metavar="PATH|URL",
-                    help="where calls are written: postgresql://user:password@host:port/db, "
-                         "or a ledger file (default: $XDG_DATA_HOME/plano-obs/ledger.sqlite)")
-    lg.add_argument("--retain", default=None, metavar="AGE",
-                    help=f"prune calls older than this, in whole days (default: "
-                         f"{d['retain'].default})")
-    lg.add_argument("--max-ledger-mb", type=float, default=None, metavar="MB",
-                    help=f"prune the oldest days while the ledger is larger (default: "
-                         f"{d['max_ledger_mb'].default:g})")
-    lg.add_argument("--poll-ms", type=int, default=None, metavar="MS",
-                    help=f"derive the shared rows this often (default: "
-                         f"{d['poll_ms'].default})")
+    add_ledger_arguments(parser, "where calls are written: postgresql://user:password@host:"
+                                 "port/db, or a ledger file (default: $XDG_DATA_HOME/plano-obs/"
+                                 "ledger.sqlite)")
+    add_fleet_arguments(parser)
     parser.add_argument("--status-s", default="10", metavar="SECONDS",
                         help="print a status line on stderr this often (default: 10)")
 

@@ -146,42 +146,44 @@ class LedgerLink:
         added to ``analytics`` one by one.
         """
         ledger = self.ledger
-        if self.fleet:
-            self._attach_fleet(store, analytics, recent_calls=recent_calls,
-                               recent_keys=recent_keys, flagged=flagged, errors=errors)
-            return
+        fleet = self.fleet
         try:
             if not ledger.readonly:
                 self.rollups.derive_tail()
             else:
                 ledger.begin_snapshot()
-            through = self.rollups.derived_through()
-            now_ns = int(self.clock() * 1e9)
-            all_time = analytics.new_all()
-            self.rollups.all_time(all_time)
-            last_hour = list(ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9)))
-            recent = [c for i, c in last_hour if i <= through]
-            kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
-            kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
-            tail_rows = list(ledger.calls_after(through))
-            tail = [c for _, c in tail_rows]
-            newest = self._newest(recent_calls, last_hour, tail_rows)
-            keys = ledger.span_keys(recent_keys) if recent_keys else []
-            first, last = ledger.time_span()
-            self._calls = self.rollups.calls_held()
-            self._last_id = ledger.last_id()
-            self._pruned = int(ledger.meta_sum("prunes", "calls"))
+            with ledger.snapshot():
+                through = self.rollups.derived_through()
+                now_ns = int(self.clock() * 1e9)
+                all_time = analytics.new_all()
+                self.rollups.all_time(all_time)
+                last_hour = list(ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9)))
+                recent = [c for i, c in last_hour if i <= through]
+                kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
+                kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
+                # Sharing a database, calls after the derived rows reach the views when they
+                # are derived (``poll``); alone, they are added now.
+                tail_rows = [] if fleet else list(ledger.calls_after(through))
+                tail = [c for _, c in tail_rows]
+                if fleet:  # positions there are transactions, not one per call
+                    newest = list(reversed(ledger.recent_calls(recent_calls, through=through))) \
+                        if recent_calls else []
+                else:
+                    newest = self._newest(recent_calls, last_hour, tail_rows)
+                keys = ledger.span_keys(recent_keys) if recent_keys else []
+                first, last = ledger.time_span()
+                self._calls = self.rollups.calls_held()
+                self._last_id = ledger.last_id()
+                self._pruned = int(ledger.meta_sum("prunes", "calls"))
+                kinds = ledger.call_kinds() if self.pricer is not None else []
         except LedgerError as e:
             self._fail(str(e))
             return
+        self._polled = through
         self._first_ns, self._last_ns = first, last
         analytics.seed(all_time, recent, kept_flagged, kept_errors)
         if self.pricer is not None:
-            try:
-                analytics.know_prices(self.pricer.price(c) for c in ledger.call_kinds())
-            except LedgerError as e:
-                self._fail(str(e))
-                return
+            analytics.know_prices(self.pricer.price(c) for c in kinds)
         analytics.attach_history(self)
         for call in tail:
             analytics.add(call)
@@ -201,42 +203,6 @@ class LedgerLink:
             if self.ledger.calls_from(ids[0]) == n:
                 return [pool[i] for i in ids]
         return list(reversed(self.ledger.recent_calls(n)))
-
-    def _attach_fleet(self, store: _Store | None, analytics: _Analytics, *, recent_calls: int,
-                      recent_keys: int, flagged: int, errors: int) -> None:
-        """Seed from a shared database as of its derived rows: calls after them reach the
-        views when they are derived (``poll``), so nothing is counted twice."""
-        ledger = self.ledger
-        try:
-            self.rollups.derive_tail()
-            with ledger.snapshot():
-                through = self.rollups.derived_through()
-                now_ns = int(self.clock() * 1e9)
-                all_time = analytics.new_all()
-                self.rollups.all_time(all_time)
-                recent = [c for i, c in ledger.calls_in(now_ns - int(_RECENT_BUCKETS_S * 1e9))
-                          if i <= through]
-                kept_flagged = list(reversed(ledger.kept_calls(1, flagged, max_id=through)))
-                kept_errors = list(reversed(ledger.kept_calls(2, errors, max_id=through)))
-                newest = list(reversed(ledger.recent_calls(recent_calls, through=through))) \
-                    if recent_calls else []
-                keys = ledger.span_keys(recent_keys) if recent_keys else []
-                first, last = ledger.time_span()
-                self._calls = self.rollups.calls_held()
-                self._pruned = int(ledger.meta_sum("prunes", "calls"))
-                kinds = ledger.call_kinds() if self.pricer is not None else []
-        except LedgerError as e:
-            self._fail(str(e))
-            return
-        self._polled = through
-        self._first_ns, self._last_ns = first, last
-        analytics.seed(all_time, recent, kept_flagged, kept_errors)
-        if self.pricer is not None:
-            analytics.know_prices(self.pricer.price(c) for c in kinds)
-        analytics.attach_history(self)
-        if store is not None:
-            store.seed(newest, keys)
-        self._store, self._analytics = store, analytics
 
     def start(self) -> None:
         """Sync derived rows and apply retention in the background."""
