@@ -208,3 +208,24 @@ def test_a_bad_database_url_is_one_line_and_exit_2_without_the_password(
         assert len(lines) == 1 and why in lines[0], run.stderr
         assert "***" in lines[0] or how != "password"
         assert PASSWORD not in run.stderr + run.stdout
+
+
+def test_receive_also_writes_the_embedded_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    rx = Receive(str(path))
+    sent = payloads(20, seed=3)
+    channel, call = exporter(rx.port)
+    with channel:
+        for payload, _ in sent:
+            call(payload, timeout=20)
+    assert rx.terminate() == 0
+    con = sqlite3.connect(path)
+    try:
+        keys = {f"{t.hex()}:{s.hex()}" for t, s in con.execute(
+            "SELECT trace_id, span_id FROM calls")}
+    finally:
+        con.close()
+    assert keys == set().union(*(k for _, k in sent))
+    assert f"ledger {len(keys)} calls" in "".join(rx.err)
