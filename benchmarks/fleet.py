@@ -9,7 +9,7 @@ sends them under load), each scenario in fresh processes and a fresh database, i
 that only ratios within it compare (this machine's speed drifts):
 
 - ``naive``: ``naive_receiver.py``, the baseline receiver (keeps nothing);
-- ``memory``: ``plano obs receive --ledger none`` (what a call costs without the ledger);
+- ``memory``: ``plano obs --plain --ledger none`` (what a call costs without the ledger);
 - ``pg x1``: one ``plano obs receive`` writing PostgreSQL;
 - ``pg x3``: three receivers writing one database at once, each sent its own spans as fast as
   they take them (their combined maximum), then every request of the first sent again to the
@@ -102,6 +102,9 @@ class Receiver:
         if ledger is None:
             cmd = [sys.executable, str(HERE / "naive_receiver.py"), "--port", str(self.port),
                    "--count", str(10**12)]
+        elif ledger == "none":  # the same receiver keeping nothing (receive needs a ledger)
+            cmd = [sys.executable, "-m", "plano_obs", "obs", "--plain", "--offline", "--port",
+                   str(self.port), "--no-http", "--ledger", "none"]
         else:
             cmd = [sys.executable, "-m", "plano_obs", "obs", "receive", "--offline", "--port",
                    str(self.port), "--no-http", "--ledger", ledger, "--retain", "none",
