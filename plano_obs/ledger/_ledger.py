@@ -65,7 +65,8 @@ class Engine(Protocol):
 
     def prepare(self, con: Any, created_ns: int, check: Callable[[Any], int | None]) -> None: ...
 
-    def insert_sql(self, table: str, columns: tuple[str, ...]) -> str: ...
+    def insert(self, con: Any, table: str, columns: tuple[str, ...],
+               rows: Sequence[Sequence[Any]]) -> int: ...
 
     def size_bytes(self, con: Any) -> int: ...
 
@@ -132,8 +133,6 @@ class Ledger:
         self._prices: dict[tuple[Any, ...], int] = {}
         self._closed = False
         engine = self.engine
-        self._insert_call = engine.insert_sql("calls", _rows.CALL_COLUMNS)
-        self._insert_span = engine.insert_sql("spans", _rows.SPAN_COLUMNS)
         try:
             engine.open(readonly=readonly)
             self._con = engine.connect(write=not readonly)
@@ -280,9 +279,9 @@ class Ledger:
                     rows = [_rows.call_row(c, self._kind_id, self._price_id) for c in calls]
                     added = 0
                     if rows:
-                        added = con.executemany(self._insert_call, rows).rowcount
+                        added = self.engine.insert(con, "calls", _rows.CALL_COLUMNS, rows)
                     if spans:
-                        con.executemany(self._insert_span, [
+                        self.engine.insert(con, "spans", _rows.SPAN_COLUMNS, [
                             _rows.llm_span_row(s) if isinstance(s, LLMCall) else _rows.span_row(s)
                             for s in spans])
                     last = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,10 +139,12 @@ class SqliteEngine:
 
     # -- dialect ----------------------------------------------------------------------------
 
-    def insert_sql(self, table: str, columns: tuple[str, ...]) -> str:
-        """An INSERT of one row (the store never hands the same span twice)."""
-        return (f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})")
+    def insert(self, con: sqlite3.Connection, table: str, columns: tuple[str, ...],
+               rows: Sequence[Sequence[Any]]) -> int:
+        """Insert rows (the store never hands the same span twice); returns how many."""
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})")
+        return con.executemany(sql, rows).rowcount
 
     def size_bytes(self, con: Any = None) -> int:
         """The file and its write-ahead log, in bytes."""
