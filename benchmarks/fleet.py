@@ -302,9 +302,10 @@ def part_window(cluster: PgCluster, n: int) -> bool:
     now = last_ns / 1e9
     print(f"\n[window] a 30-day window over {n:,} calls (database {size / 2**30:.2f} GiB, "
           f"{size / n:,.0f} bytes per call with indexes and derived rows)", flush=True)
-    times = []
+    times, cpus = [], []  # CPU: this process and the server, which is what an idle machine
+    # would take; the wall clock also holds the wait for a core on a shared machine
     for i in range(3):
-        started = time.monotonic()
+        started, cpu0, srv0 = time.monotonic(), time.process_time(), server_cpu_s(cluster)
         ledger = Ledger(url, readonly=True)
         link = LedgerLink(ledger, retain_s=None, clock=lambda: now)
         analytics = Analytics()
@@ -312,9 +313,13 @@ def part_window(cluster: PgCluster, n: int) -> bool:
         opened = time.monotonic() - started
         doc = analytics.document("30d", now=now)
         took = time.monotonic() - started
+        cpu = time.process_time() - cpu0
+        srv = server_cpu_s(cluster) - srv0
         times.append(took)
+        cpus.append(cpu + srv)
         ledger.close()
         print(f"  run {i + 1}: open and seed {opened:.2f} s, whole 30d document {took:.2f} s "
+              f"wall, CPU {cpu:.2f} s here + {srv:.2f} s in the server "
               f"({doc.summary.requests:,} calls, {len(doc.models)} models, "
               f"{len(doc.sessions.top) if hasattr(doc.sessions, 'top') else '—'} sessions "
               f"listed)", flush=True)
@@ -327,7 +332,9 @@ def part_window(cluster: PgCluster, n: int) -> bool:
           f"(a new Python process included; {requests:,} calls in the window)"
           if requests is not None else f"  export failed: {out.stderr.strip()}", flush=True)
     best = min(times)
-    print(f"  verdict: {best:.2f} s (best of 3) against {WINDOW_TARGET_S:.0f} s: "
+    load = os.getloadavg()[0]
+    print(f"  verdict: {best:.2f} s wall, {min(cpus):.2f} s CPU (best of 3; load average "
+          f"{load:.1f} on {os.cpu_count()} cores) against {WINDOW_TARGET_S:.0f} s: "
           f"{'PASS' if best <= WINDOW_TARGET_S else 'FAIL'}", flush=True)
     return best <= WINDOW_TARGET_S
 

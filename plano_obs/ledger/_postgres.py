@@ -38,8 +38,6 @@ CONNECT_TIMEOUT_S = 3.0
 #: process deriving (so the others do not read the same calls for nothing).
 SCHEMA_LOCK, DERIVE_LOCK, DERIVER_LOCK = 0x706C616E6F01, 0x706C616E6F02, 0x706C616E6F03
 _POOL_MAX = 8
-#: Parameters in one statement (the protocol allows 65,535).
-_MAX_PARAMS = 32_000
 
 # The pool logs every failed reconnection attempt; our own status line says it once.
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
@@ -108,16 +106,7 @@ class PgConnection:
         try:
             if args:
                 return conn.execute(_pg_sql(sql), tuple(args))
-            return conn.execute(sql.replace("%%", "%"))
-        except psycopg.Error:
-            self._failed()
-            raise
-
-    def execute_raw(self, sql: str, args: Sequence[Any]) -> Any:
-        """Run one statement written with psycopg's own ``%s`` parameters."""
-        conn = self._get()
-        try:
-            return conn.execute(sql, args, prepare=False)
+            return conn.execute(sql)  # no parameters: psycopg leaves '%' alone
         except psycopg.Error:
             self._failed()
             raise
@@ -248,17 +237,11 @@ class PostgresEngine:
     def insert(self, con: PgConnection, table: str, columns: tuple[str, ...],
                rows: Sequence[Sequence[Any]]) -> int:
         """Insert rows, leaving a span already stored alone; returns how many were new.
-        Rows go in a few multi-row statements (not one statement per row): that is most of
-        what a call costs the server."""
-        added = 0
-        per = max(1, _MAX_PARAMS // len(columns))
-        for i in range(0, len(rows), per):
-            chunk = rows[i:i + per]
-            one = f"({', '.join(['%s'] * len(columns))})"
-            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                   f"{', '.join([one] * len(chunk))} ON CONFLICT (trace_id, span_id) DO NOTHING")
-            added += con.execute_raw(sql, [v for row in chunk for v in row]).rowcount
-        return added
+        One prepared statement, its rows pipelined (multi-row VALUES measured slower: the
+        client then builds and adapts one huge statement per request)."""
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+               f"({', '.join('?' * len(columns))}) ON CONFLICT (trace_id, span_id) DO NOTHING")
+        return int(con.executemany(sql, rows).rowcount)
 
     def watermark(self, con: PgConnection) -> int:
         """The highest transaction id below which every transaction has finished: calls up
