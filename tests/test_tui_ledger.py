@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from plano_obs.demo import DemoTraffic
 from plano_obs.ingest.decode import decode_request
@@ -172,19 +173,19 @@ async def test_what_if_replays_the_window_on_screen_from_the_ledger(tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*["w"] * 6)
         totals = app.screen.query_one(WindowTotals)
-        await settle(pilot, lambda: totals.border_title == "Totals · 7d")
+        await until(pilot, lambda: totals.border_title == "Totals · 7d")
         routes = app.screen.query_one(RouteTable)
-        await settle(pilot, lambda: routes.row_count > 0)
+        await until(pilot, lambda: routes.row_count > 0)
         routes.focus()
         await pilot.press("o")
-        await settle(pilot, lambda: isinstance(app.screen, WhatIfScreen))
+        await until(pilot, lambda: isinstance(app.screen, WhatIfScreen))
         screen = app.screen
         assert isinstance(screen, WhatIfScreen) and screen.window == "7d"
         targets = screen.query_one(OptionList)
-        await settle(pilot, lambda: targets.option_count > 0)
+        await until(pilot, lambda: targets.option_count > 0)
         await pilot.press("enter")
         result = screen.query_one("#whatif-result", Static)
-        await settle(pilot, lambda: "what if:" in text_of(result))
+        await until(pilot, lambda: "what if:" in text_of(result))
         assert f"what if: {in_7d} calls" in text_of(result)
         assert "from the ledger" in text_of(result)
         assert "the last 7d" in text_of(screen.query_one("#whatif-title", Static))
