@@ -65,8 +65,12 @@ async def test_a_viewer_shows_every_receivers_calls_live_with_windows_and_drilld
         total += await asyncio.to_thread(fill, receivers[1], 5, 3, 100)
         totals = app.screen.query_one(WindowTotals)
         await settle(pilot, lambda: f"requests {total:,}" in text_of(totals))
+        # the header's counts (calls held for the lists, calls in the ledger) follow within
+        # a poll: they are read at another moment than the totals
+        await settle(pilot, lambda: f"│ {total:,} calls" in text_of(status)
+                     and f": {total:,} calls" in text_of(status))
         header = text_of(status)
-        assert f"{total:,} calls" in header and "postgresql://plano:***@127.0.0.1" in header
+        assert "postgresql://plano:***@127.0.0.1" in header
         assert "s3cret" not in header + str(status.tooltip)
         await settle(pilot, lambda: app.screen.query_one(RecentTable).row_count > 100)
         # the long windows, answered from the shared derived rows
