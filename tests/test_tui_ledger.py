@@ -68,7 +68,7 @@ async def test_the_header_fits_the_width_and_always_shows_the_pricing_age(
     app = ObsApp(rt, clock=lambda: NOW)
     async with app.run_test(size=(columns, 24)) as pilot:
         status = app.screen.query_one(StatusLine)
-        await settle(pilot, lambda: "ledger" in text_of(status))
+        await until(pilot, lambda: "ledger" in text_of(status))
         header = text_of(status)
         assert len(header) <= columns and header.endswith(f" {age}"), header
         assert "│ pricing " in header
