@@ -50,37 +50,18 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import otlp_load  # noqa: E402
 import psycopg  # noqa: E402
+from _procs import cpu_s, free_port  # noqa: E402
 
 from pg_cluster import PgCluster, find_bin_dir  # noqa: E402
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WINDOW_TARGET_S = 2.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_s(pid: int, *, children: bool = False) -> float:
-    """User + system CPU seconds of a process (and of its reaped children)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / _CLOCK_TICKS
 
 
 def server_cpu_s(cluster: PgCluster) -> float:
     """CPU seconds of the PostgreSQL server: the postmaster, its live backends and the ones
     that ended (counted in the postmaster's children time)."""
     pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
-    total = _cpu_s(pid, children=True)
+    total = cpu_s(pid, children=True)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -89,8 +70,8 @@ def server_cpu_s(cluster: PgCluster) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        if int(fields[1]) == pid:  # its parent is the postmaster: a live backend
+            total += cpu_s(int(entry))
     return total
 
 
@@ -98,7 +79,7 @@ class Receiver:
     """A receiver process: ``plano obs receive`` or the naive baseline."""
 
     def __init__(self, ledger: str | None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         if ledger is None:
             cmd = [sys.executable, str(HERE / "naive_receiver.py"), "--port", str(self.port),
                    "--count", str(10**12)]
@@ -127,7 +108,7 @@ class Receiver:
         raise SystemExit(f"fleet benchmark: nothing listens on port {self.port}")
 
     def cpu_s(self) -> float:
-        return _cpu_s(self.proc.pid)
+        return cpu_s(self.proc.pid)
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,10 +40,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import otlp_load  # noqa: E402
+from _procs import cache_dir, cpu_s, free_port, wait_listening  # noqa: E402
 
 #: plano obs must ingest at least this many times the naive receiver's LLM calls per second.
 TARGET_RATIO = 1.5
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -72,14 +71,9 @@ class Run:
     detail: str
 
 
-def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "plano-obs", "bench")
-
-
 def real_workload(name: str, spans: int, batch: int, in_flight: int, seed: int) -> Workload:
     """``otlp_load.py``'s gateway LLM spans (deterministic; cached between runs)."""
-    units, _, _ = otlp_load.prepare_units(seed, spans, cache_dir=_cache_dir())
+    units, _, _ = otlp_load.prepare_units(seed, spans, cache_dir=cache_dir())
     requests = otlp_load.build_requests(units, batch)
     per = otlp_load.spans_per_request(spans, batch)
     size = sum(len(u) for u in units) / len(units)
@@ -108,33 +102,20 @@ def demo_workload(spans: int, seed: int) -> Workload:
                     [512] * len(requests), llm, 2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, every thread included."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
 def _send(target: str, w: Workload) -> dict:
     return otlp_load.send(target, w.requests, w.spans_per_request, w.in_flight, rate=0,
                           timeout=120, progress=False)
 
 
 def run_naive(w: Workload) -> Run:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(HERE / "naive_receiver.py"), "--port", str(port),
                              "--count", str(w.llm_calls)])
     try:
-        _wait_listening(port)
-        cpu0 = _cpu_s(proc.pid)
+        wait_listening(port)
+        cpu0 = cpu_s(proc.pid)
         res = _send(f"127.0.0.1:{port}", w)
-        cpu = _cpu_s(proc.pid) - cpu0
+        cpu = cpu_s(proc.pid) - cpu0
         # It exits once it has counted every LLM call, stopping its server at once: the last
         # request or two may then see UNAVAILABLE instead of a reply, though nothing was lost.
         try:
@@ -155,10 +136,10 @@ def run_plano(w: Workload) -> Run:
     assert proc.stdin is not None and proc.stdout is not None
     try:
         port = int(proc.stdout.readline())
-        _wait_listening(port)
-        cpu0 = _cpu_s(proc.pid)
+        wait_listening(port)
+        cpu0 = cpu_s(proc.pid)
         res = _send(f"127.0.0.1:{port}", w)
-        cpu = _cpu_s(proc.pid) - cpu0
+        cpu = cpu_s(proc.pid) - cpu0
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         stats = json.loads(proc.stdout.readline())
@@ -181,17 +162,6 @@ def _errors(res: dict) -> str:
     if res.get("fatal"):
         raise SystemExit(f"ingest benchmark: {res['fatal']}")
     return f" errors {res['error_codes']}: {res['first_error']}" if res["failed_rpcs"] else ""
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"ingest benchmark: nothing listens on port {port} after 30 s")
 
 
 def serve() -> None:

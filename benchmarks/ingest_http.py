@@ -28,7 +28,6 @@ import gzip
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,9 +43,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import otlp_load  # noqa: E402
+from _procs import cache_dir, cpu_s  # noqa: E402
 
 IN_FLIGHT = 2
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -69,14 +68,9 @@ class Run:
     detail: str
 
 
-def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "plano-obs", "bench")
-
-
 def workload(spans: int, batch: int, noise: float, seed: int) -> Workload:
     """``otlp_load.py``'s gateway LLM spans (deterministic; cached between runs)."""
-    units, expect, _ = otlp_load.prepare_units(seed, spans, noise=noise, cache_dir=_cache_dir())
+    units, expect, _ = otlp_load.prepare_units(seed, spans, noise=noise, cache_dir=cache_dir())
     requests = otlp_load.build_requests(units, batch)
     total = spans + expect["noise_spans"]
     size = sum(len(u) for u in units) / len(units)
@@ -86,19 +80,6 @@ def workload(spans: int, batch: int, noise: float, seed: int) -> Workload:
         text += f" + {expect['noise_spans']:,} routing spans"
     text += f", {batch} LLM spans per request, {IN_FLIGHT} in flight"
     return Workload(text, requests, total, spans)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, every thread included."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def send_grpc(port: int, w: Workload) -> tuple[float, str]:
@@ -170,9 +151,9 @@ def run(transport: str, w: Workload, send: Callable[[int, int], tuple[float, str
     assert proc.stdin is not None and proc.stdout is not None
     try:
         grpc_port, http_port = map(int, proc.stdout.readline().split())
-        cpu0 = _cpu_s(proc.pid)
+        cpu0 = cpu_s(proc.pid)
         elapsed, detail = send(grpc_port, http_port)
-        cpu = _cpu_s(proc.pid) - cpu0
+        cpu = cpu_s(proc.pid) - cpu0
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         stats = json.loads(proc.stdout.readline())

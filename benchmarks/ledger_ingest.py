@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,38 +28,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import otlp_load  # noqa: E402
+from _procs import cpu_s, free_port, wait_listening  # noqa: E402
 
 TARGET_OVERHEAD = 0.15
-_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * _TICK_S  # utime + stime
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"receiver exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("receiver did not start")
 
 
 def run_once(kind: str, reqs: list[bytes], per_req: list[int], calls: int, concurrency: int,
              workdir: Path) -> tuple[float, int]:
     """CPU seconds the receiver spent ingesting ``reqs``, and the LLM calls it stored."""
-    port = _free_port()
+    port = free_port()
     if kind == "naive":
         cmd = [sys.executable, str(HERE / "naive_receiver.py"), "--port", str(port), "--count",
                str(calls)]
@@ -69,9 +45,9 @@ def run_once(kind: str, reqs: list[bytes], per_req: list[int], calls: int, concu
         cmd = [sys.executable, "-m", "plano_obs", "obs", "--plain", "--offline", "--no-http",
                "--port", str(port), "--ledger", str(ledger)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_listening(port, proc)
+    wait_listening(port, proc, timeout_s=60)
     time.sleep(0.5)  # start-up work (imports, the price snapshot) is not ingest
-    cpu0 = _cpu_s(proc.pid)
+    cpu0 = cpu_s(proc.pid)
     result = otlp_load.send(f"127.0.0.1:{port}", reqs, per_req, concurrency, 0.0, 60.0,
                             progress=False)
     # The naive receiver exits once it has counted every call, without answering the last
@@ -81,7 +57,7 @@ def run_once(kind: str, reqs: list[bytes], per_req: list[int], calls: int, concu
                            f"{result.get('first_error')}")
     if kind != "naive":
         time.sleep(10.5)  # the ledger's background sync runs every 10 s: count one
-        cpu1 = _cpu_s(proc.pid)
+        cpu1 = cpu_s(proc.pid)
         proc.send_signal(signal.SIGINT)
     else:
         cpu1 = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from _console import LiveSender  # noqa: E402
+from _procs import free_port  # noqa: E402
 
 from console_pty import ConsoleUnderPty  # noqa: E402
 
@@ -33,15 +33,9 @@ TARGET_S = 1.0
 WAYS = ("q", "ctrl+c", "SIGTERM", "SIGHUP", "closed terminal")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def one(way: str, rate: float, warm_s: float) -> tuple[float | None, bool | None]:
     """(seconds to exit or None, terminal restored or None when it was closed)."""
-    port = _free_port()
+    port = free_port()
     tmp = tempfile.TemporaryDirectory(prefix="plano-obs-quit-")
     # A ledger in a temp file (its final write is part of quitting), never the user's own.
     console = ConsoleUnderPty(["--demo", "--offline", "--no-http", "--port", str(port),
