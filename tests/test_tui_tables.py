@@ -188,3 +188,23 @@ async def test_the_footer_fits_the_width_and_keeps_help_and_quit(width: int) -> 
             assert f"{key.display} {key.description}" in line.plain
         if width >= 120:
             assert len(actions) > 10
+
+
+async def test_a_call_stamped_a_moment_ahead_of_the_console_reads_now_not_now_ago() -> None:
+    """A gateway whose clock runs slightly ahead: its newest call is "now", the others "Ns ago"."""
+    from plano_obs.tui.text import ago
+    from plano_obs.tui.widgets.latest import LatestCall
+
+    assert ago(SAMPLE_NOW + 0.4, SAMPLE_NOW) == "now"
+    assert ago(SAMPLE_NOW - 4, SAMPLE_NOW) == "4s ago"
+    assert ago(None, SAMPLE_NOW) == "—"
+    runtime = sample_runtime()
+    app = ObsApp(runtime, clock=lambda: SAMPLE_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        latest = app.screen.query_one(LatestCall)
+        call = runtime.store.recent_calls(1)[0]
+        latest.show(call, call.end_ns / 1e9 - 0.5)  # the console's clock 0.5 s behind the call
+        assert latest.border_subtitle == "now"
+        latest.show(call, call.end_ns / 1e9 + 4)
+        assert latest.border_subtitle == "4s ago"

@@ -178,6 +178,12 @@ def age(then: float | datetime | None, now: float) -> str:
     return f"{seconds // 86400:.0f}d"
 
 
+def ago(then: float | datetime | None, now: float) -> str:
+    """``4s ago``, or ``now`` for a time not yet past (a sender's clock a little ahead)."""
+    text = age(then, now)
+    return text if text in ("now", DASH) else f"{text} ago"
+
+
 def status_text(code: int | None, *, reason: bool = False) -> Text:
     """An HTTP status coloured by class: green 2xx, yellow 4xx, red 5xx."""
     if code is None:

@@ -28,7 +28,7 @@ from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.messages import OpenSession
 from plano_obs.tui.text import (
     DASH,
-    age,
+    ago,
     clean,
     count,
     has_usage,
@@ -64,7 +64,7 @@ def facts_view(call: LLMCall, now: float) -> RenderableType:
     g = _grid()
     end = datetime.fromtimestamp(call.end_ns / 1e9, UTC)
     g.add_row(_label("request"), safe(call.request_id, "bold", 80))
-    g.add_row(_label("time"), Text(f"{end:%Y-%m-%d %H:%M:%S} UTC ({age(end, now)} ago)"))
+    g.add_row(_label("time"), Text(f"{end:%Y-%m-%d %H:%M:%S} UTC ({ago(end, now)})"))
     g.add_row(_label("model"), model_text(call, 80))
     api = Text(clean(call.provider or "unknown provider", 40))
     api.append(f" · {clean(call.api_path or 'unknown API', 40)}")

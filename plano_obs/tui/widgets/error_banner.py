@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from plano_obs.analytics.document import ErrorEntry
-from plano_obs.tui.text import DASH, age, clean
+from plano_obs.tui.text import DASH, ago, clean
 from plano_obs.tui.widgets.quiet import set_content, set_display
 
 
@@ -31,7 +31,7 @@ class ErrorBanner(Static):
         head.append(f"{status} {clean(error.reason or 'error', 40)}", style="bold")
         head.append(f" · {clean(error.model or 'unknown model', 50)}")
         head.append(f" · route {clean(error.route or '(direct)', 30)}")
-        head.append(f" · {age(error.at, now)} ago")
+        head.append(f" · {ago(error.at, now)}")
         head.append(f" · request {clean(error.request_id, 40)}")
         detail = Text(no_wrap=True, overflow="ellipsis")
         detail.append("   ")

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from plano_obs.model import LLMCall
 from plano_obs.tui.text import (
     DASH,
-    age,
+    ago,
     append_tokens,
     clean,
     ms,
@@ -24,7 +24,7 @@ class LatestCall(Static):
 
     def show(self, call: LLMCall | None, now: float) -> None:
         """Render ``call`` (None before any arrives); ages count from ``now``."""
-        self.border_subtitle = f"{age(call.end_ns / 1e9, now)} ago" if call else ""
+        self.border_subtitle = ago(call.end_ns / 1e9, now) if call else ""
         if call is None:
             set_content(self, Text("no calls yet", style="dim"))
             return
