@@ -64,3 +64,19 @@ def test_an_ambiguous_name_with_a_gateway_cost_shows_both(pricer: Pricer) -> Non
 def test_an_unknown_name_is_unknown(pricer: Pricer) -> None:
     text = rendered(priced(pricer, "acme-llm-9", "openai"))
     assert "No price known for acme-llm-9" in text and "No single" not in text
+
+
+def test_every_cost_of_the_breakdown_has_the_same_decimals(pricer: Pricer) -> None:
+    """$0.010320 beside $0.022446, never $0.01032: a dropped zero reads as a cut digit."""
+    import re
+
+    call = priced(pricer, "claude-sonnet-4-20250514", "anthropic", cached_input_tokens=3_186)
+    call.prompt_tokens, call.completion_tokens = 7_482, 688
+    call.cost = pricer.price(call)
+    console = Console(width=160, record=True, color_system=None)
+    console.print(cost_view(call))
+    rows = [line.split() for line in console.export_text().splitlines()]
+    costs = [row[-1] for row in rows if row and row[0] in ("input", "cache", "output", "total")]
+    assert len(costs) == 4 and "$0.010320" in costs, costs
+    assert len({len(c.split(".")[1]) for c in costs}) == 1, costs
+    assert all(re.fullmatch(r"\$\d+\.\d+", c) for c in costs), costs

@@ -27,6 +27,7 @@ from plano_obs.tui.context import Context
 from plano_obs.tui.keys import GLOBAL_KEYS
 from plano_obs.tui.messages import OpenSession
 from plano_obs.tui.text import (
+    CALL_COST_DIGITS,
     DASH,
     ago,
     clean,
@@ -38,6 +39,8 @@ from plano_obs.tui.text import (
     status_text,
     tokens_per_second,
     usd,
+    usd_decimals,
+    usd_fixed,
 )
 from plano_obs.tui.view import split_key
 from plano_obs.tui.widgets.flagged import QUALITY_STYLES
@@ -141,12 +144,16 @@ def cost_view(call: LLMCall) -> RenderableType:
     table.add_column("tokens", justify="right")
     table.add_column("× $/M tokens", justify="right")
     table.add_column("cost", justify="right")
+    # One format for the column, as in the tables, with a digit more than a table's (this is
+    # where a cost is read to the last digit): the smallest line shows four.
+    decimals = usd_decimals([line.cost_usd for line in lines] + [cost.cost_usd],
+                            CALL_COST_DIGITS + 1)
     for line in lines:
         kind = _KIND_LABELS.get(line.kind, line.kind)
         table.add_row(Text(clean(kind, 30), no_wrap=True), Text(count(line.tokens)),
-                      Text(_rate(line.usd_per_million)), Text(usd(line.cost_usd)))
+                      Text(_rate(line.usd_per_million)), Text(usd_fixed(line.cost_usd, decimals)))
     table.add_row(Text("total", style="bold"), Text(""), Text(""),
-                  Text(usd(cost.cost_usd), style="bold green"))
+                  Text(usd_fixed(cost.cost_usd, decimals), style="bold green"))
     source = Text()
     source.append("source ", style="dim")
     source.append(clean(cost.source, 20), style="bold")
