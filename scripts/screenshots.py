@@ -3,13 +3,15 @@
 Usage: ``python scripts/screenshots.py [OUTPUT_DIR]``. Every screen is rendered with the demo
 traffic of :func:`plano_obs.tui.sample.sample_runtime` and a fixed clock, so the images only
 change when the console does. PNGs need cairosvg (and the system libcairo) and an installed
-monospace font; the SVG's Fira Code is swapped for DejaVu Sans Mono, with Noto Color Emoji for 🚩.
+monospace font; the SVG's Fira Code is swapped for DejaVu Sans Mono, with Noto Color Emoji for 🚩
+(or a red ⚑ where no installed font has it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,13 +77,25 @@ async def _settled(pilot: Pilot) -> None:
     await pilot.pause()  # what the draw scheduled after the refresh (the footer's keys)
 
 
+def _flag_glyph() -> str:
+    """🚩 in a font that has it, else DejaVu's red ⚑ (cairosvg draws a box for a missing glyph)."""
+    try:
+        found = subprocess.run(["fc-list", ":charset=1f6a9"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    if found:
+        return f'<tspan font-family="{EMOJI_FONT}">🚩</tspan>'
+    return '<tspan font-family="DejaVu Sans Mono" fill="#e0304a">⚑</tspan>'
+
+
 def to_png(svg: str, path: Path, columns: int) -> None:
     """Write ``svg`` as a PNG, with fonts this machine has."""
     import cairosvg
 
     svg = re.sub(r"font-family:\s*\"?Fira Code\"?,\s*monospace", f"font-family: {FONT}", svg)
     svg = re.sub(r"font-family:\s*\"Fira Code\"", f"font-family: {FONT}", svg)
-    svg = svg.replace("🚩", f'<tspan font-family="{EMOJI_FONT}">🚩</tspan>')
+    svg = svg.replace("🚩", _flag_glyph())
     cairosvg.svg2png(bytestring=svg.encode(), write_to=str(path),
                      output_width=columns * PNG_WIDTH_PER_COLUMN)
 
