@@ -9,13 +9,14 @@ from textual.widget import Widget
 
 from plano_obs.tui.app import ObsApp
 from plano_obs.tui.sample import SAMPLE_NOW, sample_runtime
-from plano_obs.tui.text import plural, usd, usd_decimals, usd_fixed
+from plano_obs.tui.text import count, plural, tokens, usd, usd_decimals, usd_fixed
 from plano_obs.tui.widgets.flagged import FlaggedTable
 from plano_obs.tui.widgets.footer import KeysFooter
 from plano_obs.tui.widgets.models import ModelTable
 from plano_obs.tui.widgets.recent import RecentTable
 from plano_obs.tui.widgets.routes import RouteTable
 from plano_obs.tui.widgets.table import Column, RowTable, fit_columns
+from plano_obs.tui.widgets.totals import WindowTotals
 
 from tui_pilot import running, screen_lines, settled
 
@@ -208,3 +209,23 @@ async def test_a_call_stamped_a_moment_ahead_of_the_console_reads_now_not_now_ag
         assert latest.border_subtitle == "now"
         latest.show(call, call.end_ns / 1e9 + 4)
         assert latest.border_subtitle == "4s ago"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_totals_panel_shortens_its_labels_and_never_cuts_a_number(
+        size: tuple[int, int]) -> None:
+    app = ObsApp(sample_runtime(), clock=lambda: SAMPLE_NOW)
+    async with running(app, size):
+        totals = app.screen.query_one(WindowTotals)
+        s = app.screen.frame.doc.summary  # type: ignore[attr-defined]
+        lines = screen_lines(app)[totals.content_region.y:totals.content_region.bottom]
+        shown = "\n".join(line[totals.content_region.x:totals.content_region.right]
+                          for line in lines)
+        assert "…" not in shown
+        for figure in (count(s.requests), count(s.sessions), f"🚩 {count(s.flagged)}",
+                       usd(s.cost_usd), tokens(s.output_tokens)):
+            assert figure in shown, (size, figure, shown)
+        if size[0] >= 120:
+            assert "sessions" in shown
+        if size[0] >= 200:  # room for the generation speed too
+            assert "tok/s" in shown

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
 
 from plano_obs.analytics.document import Percentiles, Summary
-from plano_obs.tui.text import DASH, append_tokens, count, missing_cost, ms, pct, usd
+from plano_obs.tui.text import DASH, count, missing_cost, ms, pct, tokens, usd
 from plano_obs.tui.widgets.quiet import set_content, set_title
+
+#: A line as (text, style) parts; each line has variants from the fullest to the shortest.
+_Parts = Sequence[tuple[str, str]]
 
 
 def _percentiles(label: str, p: Percentiles) -> Text:
@@ -18,40 +24,69 @@ def _percentiles(label: str, p: Percentiles) -> Text:
     return t
 
 
+def _fitting(variants: Sequence[_Parts], width: int) -> Text:
+    """The fullest variant that fits ``width`` cells (the shortest when none does)."""
+    texts = [Text.assemble(*parts) for parts in variants]
+    if width <= 0:
+        return texts[0]
+    return next((t for t in texts if t.cell_len <= width), texts[-1])
+
+
+def _lines(s: Summary) -> list[list[_Parts]]:
+    errors_style = "bold red" if s.errors else "bold"
+    rate = [] if s.error_rate is None else [(f" ({pct(s.error_rate * 100)})", "dim")]
+    x4 = (count(s.errors_4xx), "yellow" if s.errors_4xx else "")
+    x5 = (count(s.errors_5xx), "red" if s.errors_5xx else "")
+    flagged = (count(s.flagged), "bold magenta" if s.flagged else "")
+    cost = (usd(s.cost_usd), "bold green" if s.cost_usd is not None else "bold")
+    missing = missing_cost(s.unpriced_requests, s.no_usage_requests)
+    unpriced = [(f" ({missing})", "yellow")] if missing else []
+    unpriced_short = [(f" ({count(s.unpriced_requests)} without cost)", "yellow")] \
+        if missing else []
+    speed = (DASH if s.tokens_per_second is None else f"{s.tokens_per_second:,.0f}", "")
+    tin, tcached, tout = tokens(s.input_tokens), tokens(s.cached_input_tokens), \
+        tokens(s.output_tokens)
+    sep = (" · ", "dim")
+    return [
+        [[("requests ", "dim"), (count(s.requests), "bold"), ("  errors ", "dim"),
+          (count(s.errors), errors_style), *rate],
+         [("req ", "dim"), (count(s.requests), "bold"), (" err ", "dim"),
+          (count(s.errors), errors_style), *rate]],
+        [[("4xx ", "dim"), x4, (" · 5xx ", "dim"), x5, (" · sessions ", "dim"),
+          (count(s.sessions), ""), (" · 🚩 ", "dim"), flagged],
+         [("4xx ", "dim"), x4, (" · 5xx ", "dim"), x5, (" · sess ", "dim"),
+          (count(s.sessions), ""), (" · 🚩 ", "dim"), flagged],
+         [("4xx ", "dim"), x4, (" 5xx ", "dim"), x5, (" sess ", "dim"),
+          (count(s.sessions), ""), (" 🚩 ", "dim"), flagged]],
+        [[("cost ", "dim"), cost, *unpriced],
+         [("cost ", "dim"), cost, *[(t.replace(" · ", ", "), st) for t, st in unpriced]],
+         [("cost ", "dim"), cost, *unpriced_short]],
+        [[("in ", "dim"), (tin, ""), (" · cached ", "dim"), (tcached, ""), (" · out ", "dim"),
+          (tout, ""), sep, speed, (" tok/s", "dim")],
+         [("in ", "dim"), (tin, ""), (" cached ", "dim"), (tcached, ""), (" out ", "dim"),
+          (tout, ""), (" ", ""), speed, ("/s", "dim")],
+         [("in ", "dim"), (tin, ""), (" · cached ", "dim"), (tcached, ""), (" · out ", "dim"),
+          (tout, "")]],
+    ]
+
+
 class WindowTotals(Static):
-    """The current window's headline numbers."""
+    """The current window's headline numbers, shortened (never cut) to the panel's width."""
+
+    _shown: tuple[Summary, str] | None = None
 
     def show(self, summary: Summary, window: str) -> None:
         """Render ``summary`` for ``window``."""
+        self._shown = (summary, window)
         set_title(self, f"Totals · {window}")
-        s = summary
-        t = Text()
-        t.append("requests ", style="dim")
-        t.append(count(s.requests), style="bold")
-        t.append("  errors ", style="dim")
-        t.append(count(s.errors), style="bold red" if s.errors else "bold")
-        if s.error_rate is not None:
-            t.append(f" ({pct(s.error_rate * 100)})", style="dim")
-        t.append("\n4xx ", style="dim")
-        t.append(count(s.errors_4xx), style="yellow" if s.errors_4xx else "")
-        t.append(" · 5xx ", style="dim")
-        t.append(count(s.errors_5xx), style="red" if s.errors_5xx else "")
-        t.append(" · sessions ", style="dim")
-        t.append(count(s.sessions))
-        t.append(" · 🚩 ", style="dim")
-        t.append(count(s.flagged), style="bold magenta" if s.flagged else "")
-        t.append("\ncost ", style="dim")
-        t.append(usd(s.cost_usd), style="bold green" if s.cost_usd is not None else "bold")
-        missing = missing_cost(s.unpriced_requests, s.no_usage_requests)
-        if missing:
-            t.append(f" ({missing})", style="yellow")
-        t.append("\n")
-        append_tokens(t, s.input_tokens, s.cached_input_tokens, s.output_tokens)
-        t.append(" · ", style="dim")
-        t.append(DASH if s.tokens_per_second is None else f"{s.tokens_per_second:,.0f}")
-        t.append(" tok/s", style="dim")
+        width = self.content_size.width
+        t = Text("\n").join(_fitting(variants, width) for variants in _lines(summary))
         t.append(f"\n{'':<8}{'p50':>9}{'p95':>9}{'p99':>9}\n", style="dim")
-        t.append_text(_percentiles("latency", s.latency_ms))
+        t.append_text(_percentiles("latency", summary.latency_ms))
         t.append("\n")
-        t.append_text(_percentiles("TTFT", s.ttft_ms))
+        t.append_text(_percentiles("TTFT", summary.ttft_ms))
         set_content(self, t)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
